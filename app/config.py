@@ -1,0 +1,125 @@
+"""The frontend's settings: one pydantic-settings class, read from the environment and `.env`.
+
+With nothing set, everything points at the embedded dev tenant (`python -m devtenant`), so
+a fresh clone runs with zero accounts.  Setting `AUTH0_DOMAIN` (and removing
+`AUTH0_ISSUER_BASE_URL`) switches to a real Auth0 tenant.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from functools import lru_cache
+from ipaddress import ip_address
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEV_TENANT_ISSUER = "http://localhost:4000/"
+DEV_CLIENT_ID = "quickstart-web"
+DEV_CLIENT_SECRET = "quickstart-web-dev-secret"  # noqa: S105 - published dev-tenant default
+DEFAULT_AUDIENCE = "https://quickstarts/api"
+DEFAULT_SCOPE = "openid profile email offline_access read:messages"
+MANAGEMENT_API_SCOPE = "read:current_user update:current_user_metadata"
+
+SESSION_IDLE_TIMEOUT = 24 * 60 * 60  # seconds without a request before a session ends
+SESSION_ABSOLUTE_TIMEOUT = 7 * 24 * 60 * 60  # seconds after login when a session ends anyway
+MEMORY_STORE_MAX_SESSIONS = 50_000  # the memory store evicts the least recently used beyond this
+SESSION_COOKIE = "app_session"
+
+
+class SettingsError(ValueError):
+    """Raised when the settings cannot run the app; the message is one sentence for people."""
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for localhost and loopback IP literals, the only hosts allowed over plain http."""
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    auth0_domain: str = ""
+    auth0_issuer_base_url: str = ""
+    auth0_client_id: str = DEV_CLIENT_ID
+    auth0_client_secret: str = DEV_CLIENT_SECRET
+    auth0_audience: str = DEFAULT_AUDIENCE
+    auth0_scope: str = DEFAULT_SCOPE
+    app_base_url: str = "http://localhost:3000"
+    api_base_url: str = "http://localhost:3001"
+    session_secret: str = ""
+    session_store_url: str = "memory://"
+    session_idle_timeout: int = Field(default=SESSION_IDLE_TIMEOUT, gt=0)
+    session_absolute_timeout: int = Field(default=SESSION_ABSOLUTE_TIMEOUT, gt=0)
+    session_max_memory: int = Field(default=MEMORY_STORE_MAX_SESSIONS, gt=0)
+    # Extra allow-list entries as JSON (see app/interceptor.py); the defaults cover the API
+    # and the Management API.
+    allowed_list: Annotated[list[str | dict[str, object]], NoDecode] = Field(default_factory=list)
+
+    @field_validator("allowed_list", mode="before")
+    @classmethod
+    def _parse_allowed_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else []
+        return value
+
+    @property
+    def issuer(self) -> str:
+        """The OpenID issuer with Auth0's trailing slash."""
+        if self.auth0_issuer_base_url:
+            return self.auth0_issuer_base_url.rstrip("/") + "/"
+        if self.auth0_domain:
+            return f"https://{self.auth0_domain.strip().strip('/')}/"
+        return DEV_TENANT_ISSUER
+
+    @property
+    def on_dev_tenant(self) -> bool:
+        """True when the issuer is a loopback http URL: the embedded dev tenant or a test one."""
+        parts = urlsplit(self.issuer)
+        return parts.scheme == "http" and is_loopback_host(parts.hostname)
+
+    @property
+    def management_audience(self) -> str:
+        return f"{self.issuer}api/v2/"
+
+    @property
+    def cookie_secure(self) -> bool:
+        return urlsplit(self.app_base_url).scheme == "https"
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        parts = urlsplit(self.issuer)
+        if parts.scheme != "https" and not self.on_dev_tenant:
+            raise SettingsError(
+                "AUTH0_ISSUER_BASE_URL must use https:// (http:// only for localhost): "
+                f"{self.issuer}"
+            )
+        for name in ("app_base_url", "api_base_url"):
+            value = getattr(self, name)
+            if urlsplit(value).scheme not in ("http", "https"):
+                raise SettingsError(f"{name.upper()} must be an http(s) URL: {value!r}")
+            setattr(self, name, value.rstrip("/"))
+        if not self.session_secret:
+            if not self.on_dev_tenant:
+                raise SettingsError(
+                    "SESSION_SECRET is required with a real tenant; make one with: "
+                    'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+                )
+            # Dev tenant only: a per-process secret, so sessions end when the app restarts.
+            self.session_secret = secrets.token_urlsafe(32)
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
