@@ -150,7 +150,7 @@ class RedisSessionStore:
 
     async def load(self, sid: str) -> SessionRecord | None:
         try:
-            raw: bytes | None = await self._redis.get(REDIS_KEY_PREFIX + sid)
+            raw: bytes | str | None = await self._redis.get(REDIS_KEY_PREFIX + sid)
         except (RedisError, OSError) as exc:
             raise self._unavailable(exc) from None
         return decode_record(raw)
