@@ -127,8 +127,8 @@ def redacted_location(url: str) -> str:
 class RedisSessionStore:
     """Sessions in Redis (`redis://`, `rediss://` or `unix://` URL), shared by all workers.
 
-    Keys are `app:session:<sid>` with Redis's own expiry (SETEX), so Redis evicts idle
-    sessions by itself.  Every Redis failure becomes SessionStoreUnavailable.
+    Keys are `app:session:<sid>` with Redis's own expiry (SET with EX, i.e. SETEX), so
+    Redis evicts idle sessions by itself.  Every Redis failure becomes SessionStoreUnavailable.
     """
 
     def __init__(self, url: str) -> None:
@@ -157,7 +157,7 @@ class RedisSessionStore:
 
     async def save(self, sid: str, data: SessionRecord, ttl: int) -> None:
         try:
-            await self._redis.setex(REDIS_KEY_PREFIX + sid, ttl, encode_record(data))
+            await self._redis.set(REDIS_KEY_PREFIX + sid, encode_record(data), ex=ttl)
         except (RedisError, OSError) as exc:
             raise self._unavailable(exc) from None
 
