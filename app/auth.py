@@ -12,9 +12,9 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 from authlib.integrations.starlette_client import OAuthError
-from authlib.jose.errors import JoseError
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
+from joserfc.errors import JoseError
 
 from app.auth_errors import AuthFlowError
 from app.config import Settings

@@ -96,9 +96,7 @@ def _api_result(path: str, response: httpx.Response) -> dict[str, Any]:
     return {"path": path, "status": status, "error": errors.get(status, "api_error")}
 
 
-def _external_api_page(
-    request: Request, audience: str, result: dict[str, Any] | None
-) -> Response:
+def _external_api_page(request: Request, audience: str, result: dict[str, Any] | None) -> Response:
     if result and "error" in result:
         result["message"] = API_MESSAGES[result["error"]]
     context = {

@@ -27,7 +27,7 @@ from app.token_source import TokenUnavailable
 TOKEN_MIN_TTL = 60  # seconds a cached access token must still be valid to be used
 REFRESH_REUSE_GRACE = 10.0  # seconds a finished refresh answers requests holding the old token
 TOKENS_KEY = "tokens"  # session key: {token_key: token set}
-REFRESH_KEY = "refresh_token"  # noqa: S105 - a session key, not a secret
+REFRESH_KEY = "refresh_token"
 
 TokenSet = dict[str, Any]  # access_token, expires_at, scope, audience
 Session = MutableMapping[str, Any]
@@ -156,7 +156,9 @@ class SessionTokens:
         store_token_set(self._session, {"scope": scope or "", **token}, audience)
         return str(token["access_token"])
 
-    async def _refresh(self, refresh_token: str, audience: str, scope: str | None) -> dict[str, Any]:
+    async def _refresh(
+        self, refresh_token: str, audience: str, scope: str | None
+    ) -> dict[str, Any]:
         try:
             metadata = await self._metadata()
         except (httpx.HTTPError, ValueError) as exc:
@@ -177,9 +179,7 @@ class SessionTokens:
             form |= {"client_id": settings.auth0_client_id}
             form |= {"client_secret": settings.auth0_client_secret}
         try:
-            response = await self._http.post(
-                metadata["token_endpoint"], data=form, headers=headers
-            )
+            response = await self._http.post(metadata["token_endpoint"], data=form, headers=headers)
         except httpx.HTTPError as exc:
             raise TokenUnavailable("token_endpoint_unavailable", "The tenant is down.") from exc
         return _token_response(response)
