@@ -50,9 +50,7 @@ class Stack:
         return await client.get(back.headers["location"])
 
 
-def app_settings(
-    tenant_url: str, api_url: str, app_url: str, **overrides: Any
-) -> Settings:
+def app_settings(tenant_url: str, api_url: str, app_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "auth0_issuer_base_url": f"{tenant_url}/",
         "auth0_audience": AUDIENCE,
