@@ -47,7 +47,9 @@ async def test_login_redirects_with_pkce_state_nonce_and_audience(stack: Stack) 
     query = {key: values[0] for key, values in parse_qs(url.query).items()}
     assert f"{url.scheme}://{url.netloc}/" == stack.issuer
     assert query["code_challenge_method"] == "S256"
-    assert query["code_challenge"] and query["state"] and query["nonce"]
+    assert query["code_challenge"]
+    assert query["state"]
+    assert query["nonce"]
     assert query["audience"] == AUDIENCE
     assert "offline_access" in query["scope"].split()
     assert query["redirect_uri"] == f"{stack.app.url}/callback"
@@ -112,7 +114,8 @@ async def test_session_id_changes_at_login_and_the_old_one_is_dead(stack: Stack)
         assert before
         await stack.login(client)
         after = client.cookies.get(SESSION_COOKIE)
-    assert after and after != before
+    assert after
+    assert after != before
     async with stack.client() as attacker:
         attacker.cookies.set(SESSION_COOKIE, before)
         response = await attacker.get("/external-api")
@@ -155,7 +158,8 @@ def test_logout_uses_end_session_endpoint_for_other_providers() -> None:
     metadata = {"end_session_endpoint": "https://idp.example.org/logout"}
     url = urlsplit(logout_url(settings, metadata, "id.token.value"))
     query = parse_qs(url.query)
-    assert url.netloc == "idp.example.org" and url.path == "/logout"
+    assert url.netloc == "idp.example.org"
+    assert url.path == "/logout"
     assert query["post_logout_redirect_uri"] == ["https://app.test/"]
     assert query["id_token_hint"] == ["id.token.value"]
 

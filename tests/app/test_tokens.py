@@ -149,7 +149,8 @@ async def test_concurrent_refreshes_of_one_session_are_merged(
     # family and all but one would fail with login_required.
     assert len(set(results)) == 1
     refresh_tokens = {copy[REFRESH_KEY] for copy in copies}
-    assert len(refresh_tokens) == 1 and session[REFRESH_KEY] not in refresh_tokens
+    assert len(refresh_tokens) == 1
+    assert session[REFRESH_KEY] not in refresh_tokens
 
 
 async def test_no_user_means_login_required(stack: Stack, http: httpx.AsyncClient) -> None:
@@ -178,7 +179,8 @@ async def test_a_rejected_refresh_token_clears_the_tokens(
     with pytest.raises(TokenUnavailable) as caught:
         await manager(stack, http, session).get_access_token()
     assert caught.value.error == "login_required"
-    assert TOKENS_KEY not in session and REFRESH_KEY not in session
+    assert TOKENS_KEY not in session
+    assert REFRESH_KEY not in session
 
 
 async def test_tenant_down_is_token_endpoint_unavailable(
