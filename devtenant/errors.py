@@ -123,6 +123,8 @@ class ManagementError(Exception):
 
 def redirect_with(redirect_uri: str, params: dict[str, str]) -> RedirectResponse:
     """A 302 to `redirect_uri` with `params` added to its query string."""
+    if not params:
+        return RedirectResponse(redirect_uri, status_code=302)
     separator = "&" if "?" in redirect_uri else "?"
     return RedirectResponse(f"{redirect_uri}{separator}{urlencode(params)}", status_code=302)
 

@@ -1,0 +1,42 @@
+"""The process's one outgoing HTTP client, made in the app's lifespan and shared by all users.
+
+Every request it sends passes the allow-list interceptor, so a token only ever goes where
+the allow-list says; the user's token source travels with each request (see
+app/token_source.py), not with the client.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from app.config import Settings
+from app.interceptor import AllowListAuth, default_allowed_list
+
+CONNECT_TIMEOUT = 3.0  # seconds to open a connection; a backend that slow is down
+READ_TIMEOUT = 10.0  # seconds between two chunks of a response before giving up
+WRITE_TIMEOUT = 10.0  # seconds between two chunks of a request body
+POOL_TIMEOUT = 3.0  # seconds to wait for a free connection from the pool
+MAX_CONNECTIONS = 100  # concurrent connections across all hosts
+MAX_KEEPALIVE_CONNECTIONS = 20  # idle connections kept open for reuse
+
+DEFAULT_TIMEOUT = httpx.Timeout(
+    connect=CONNECT_TIMEOUT, read=READ_TIMEOUT, write=WRITE_TIMEOUT, pool=POOL_TIMEOUT
+)
+DEFAULT_LIMITS = httpx.Limits(
+    max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS
+)
+
+
+def create_http_client(
+    settings: Settings,
+    *,
+    timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    limits: httpx.Limits = DEFAULT_LIMITS,
+) -> httpx.AsyncClient:
+    """The shared client; InvalidAllowList (one sentence) if the allow-list is bad.
+
+    Redirects are not followed: the proxy hands them to the browser as they are, and the
+    interceptor never has to decide whether a redirect target deserves the token.
+    """
+    auth = AllowListAuth(default_allowed_list(settings))
+    return httpx.AsyncClient(auth=auth, timeout=timeout, limits=limits, follow_redirects=False)
