@@ -20,7 +20,7 @@ from app.handlers import register_exception_handlers
 from app.http import create_http_client
 from app.middleware import AccessLogMiddleware, SecurityHeadersMiddleware
 from app.oidc import create_oauth
-from app.proxy import router as proxy_router
+from app.proxy import create_proxy_router
 from app.session_middleware import ServerSessionMiddleware
 from app.session_store import create_session_store
 from app.templating import STATIC_DIR
@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(pages.router)
     # The proxy reads the user's token manager from request.state.token_source.
-    app.include_router(proxy_router, dependencies=[Depends(get_tokens)])
+    app.include_router(create_proxy_router(settings), dependencies=[Depends(get_tokens)])
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     register_exception_handlers(app)
 
