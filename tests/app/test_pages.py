@@ -175,7 +175,7 @@ async def test_api_down_has_a_clear_message(tmp_path: Path) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="appproxy: default_allowed_list rejects an empty AUTH0_AUDIENCE, so the app cannot start",
+    reason="appproxy: default_allowed_list rejects an empty AUTH0_AUDIENCE; the app cannot start",
 )
 async def test_no_audience_shows_a_warning(tmp_path: Path) -> None:
     with running_stack(tmp_path, auth0_audience="") as stack:
