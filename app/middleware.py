@@ -20,7 +20,7 @@ def content_security_policy(issuer: str) -> str:
     return "; ".join(
         [
             "default-src 'self'",
-            "img-src 'self' data: https:",
+            f"img-src 'self' data: https: {tenant}",  # Auth0 avatars; the dev tenant's own
             "script-src 'self'",
             "style-src 'self'",
             "object-src 'none'",
