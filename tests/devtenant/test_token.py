@@ -175,6 +175,7 @@ def basic(user: str, password: str) -> dict[str, str]:
 
 
 CODE_X = {"grant_type": "authorization_code", "code": "x"}
+CC_UNKNOWN = {"grant_type": "client_credentials", "audience": "https://no"}
 
 
 @pytest.mark.parametrize(
@@ -188,7 +189,7 @@ CODE_X = {"grant_type": "authorization_code", "code": "x"}
         (CODE_X, basic("nobody", "x"), 401, "invalid_client"),
         (CODE_X, {"Authorization": "Basic %%%"}, 401, "invalid_client"),
         (CODE_X, {}, 401, "invalid_client"),
-        ({"grant_type": "client_credentials", "audience": "https://no"}, basic(*WEB), 403, "access_denied"),
+        (CC_UNKNOWN, basic(*WEB), 403, "access_denied"),
         ({**CODE_X, "code": "x" * 10_000}, basic(*WEB), 400, "invalid_request"),
     ],
 )  # fmt: skip
