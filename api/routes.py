@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from api.security import Claims, ClaimsDep, require_scopes
 
@@ -49,7 +49,7 @@ async def private(_: ClaimsDep) -> dict[str, str]:
 
 @_get_and_post("/private-scoped", _SCOPE_ERRORS)
 async def private_scoped(
-    _: Annotated[Claims, Depends(require_scopes(READ_MESSAGES))],
+    _: Annotated[Claims, require_scopes(READ_MESSAGES)],
 ) -> dict[str, str]:
     return {
         "message": "Hello from a private endpoint! You need to be authenticated and have a "

@@ -7,6 +7,9 @@ app/token_source.py), not with the client.
 
 from __future__ import annotations
 
+from http.cookiejar import Cookie, CookieJar, CookiePolicy
+from urllib.request import Request
+
 import httpx
 
 from app.config import Settings
@@ -27,6 +30,26 @@ DEFAULT_LIMITS = httpx.Limits(
 )
 
 
+class NoCookies(CookiePolicy):
+    """Refuses every cookie: the client is shared by all users, so a jar would leak between them."""
+
+    netscape = True
+    rfc2965 = False
+    hide_cookie2 = True
+
+    def set_ok(self, cookie: Cookie, request: Request) -> bool:
+        return False
+
+    def return_ok(self, cookie: Cookie, request: Request) -> bool:
+        return False
+
+    def domain_return_ok(self, domain: str, request: Request) -> bool:
+        return False
+
+    def path_return_ok(self, path: str, request: Request) -> bool:
+        return False
+
+
 def create_http_client(
     settings: Settings,
     *,
@@ -36,7 +59,14 @@ def create_http_client(
     """The shared client; InvalidAllowList (one sentence) if the allow-list is bad.
 
     Redirects are not followed: the proxy hands them to the browser as they are, and the
-    interceptor never has to decide whether a redirect target deserves the token.
+    interceptor never has to decide whether a redirect target deserves the token.  Cookies
+    are never stored: one user's API cookie must not ride along on another user's call.
     """
     auth = AllowListAuth(default_allowed_list(settings))
-    return httpx.AsyncClient(auth=auth, timeout=timeout, limits=limits, follow_redirects=False)
+    return httpx.AsyncClient(
+        auth=auth,
+        timeout=timeout,
+        limits=limits,
+        follow_redirects=False,
+        cookies=CookieJar(policy=NoCookies()),
+    )

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 UriMatcher = Callable[[str], bool]
 WILDCARD = "*"
+DEFAULT_PORTS = {"http": 80, "https": 443}
 PUBLIC_API_PATH = "/api/public"  # the quickstart API's route that needs no token
 # auth0-angular spells its keys in camelCase; accept those too so configs can be copied over.
 _KEY_ALIASES = {
@@ -87,7 +88,13 @@ def _normal_form(url: httpx.URL, *, with_query: bool) -> str:
     path = url.raw_path.decode("ascii")
     if not with_query:
         path = path.partition("?")[0]
-    return f"{url.scheme}://{url.netloc.decode('ascii')}{path}"
+    host = url.raw_host.decode("ascii")
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    # httpx keeps `:443` when the scheme was written in upper case; drop default ports here.
+    if url.port is not None and url.port != DEFAULT_PORTS.get(url.scheme):
+        host = f"{host}:{url.port}"
+    return f"{url.scheme}://{host}{path}"
 
 
 def _check_uri(uri: str) -> str:

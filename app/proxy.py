@@ -169,7 +169,11 @@ def _request_body(request: Request) -> AsyncIterator[bytes] | None:
 
 
 async def _relay(upstream: httpx.Response) -> AsyncIterator[bytes]:
-    """The API's body as it came (still compressed, if it was), closing it however it ends."""
+    """The API's body as it came (still compressed, if it was), closing it however it ends.
+
+    A failure half-way is not caught: the status is already sent, and letting it raise makes
+    the server abort the connection, so the browser sees a broken download, not a short one.
+    """
     try:
         async for chunk in upstream.aiter_raw():
             yield chunk
