@@ -1,0 +1,92 @@
+"""The API's settings: one pydantic-settings class, read from the environment and `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from ipaddress import ip_address
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+RETRY_AFTER = 5  # seconds
+ALLOWED_ALGORITHMS = ("RS256",)  # asymmetric only; "none" and HS* can never be configured
+SUPPORTED_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256"})
+CLOCK_TOLERANCE = 5  # seconds of skew allowed on exp, nbf and iat, like express-oauth2-jwt-bearer
+CACHE_MAX_AGE = 600  # seconds discovery and JWKS are cached at most
+JWKS_COOLDOWN = 30  # seconds between refetches caused by an unknown kid
+HTTP_TIMEOUT = 5.0  # seconds for a discovery or JWKS request
+# Placeholders people leave in from Auth0's docs; the API refuses to start with one.
+AUDIENCE_PLACEHOLDERS = ("your_api_identifier", "{yourapiidentifier}", "your-api-identifier")
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return host is not None and ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    auth0_domain: str = ""
+    auth0_issuer_base_url: str = ""
+    auth0_audience: str = ""
+    cors_allowed_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
+    auth0_scopes_from_permissions: bool = False
+    algorithms: Annotated[list[str], NoDecode] = list(ALLOWED_ALGORITHMS)
+    clock_tolerance: int = Field(default=CLOCK_TOLERANCE, ge=0, le=300)
+    cache_max_age: int = Field(default=CACHE_MAX_AGE, gt=0)
+    jwks_cooldown: float = Field(default=JWKS_COOLDOWN, ge=0)
+    http_timeout: float = Field(default=HTTP_TIMEOUT, gt=0)
+    # Seconds a client is told to wait (Retry-After), and the API waits before asking the
+    # issuer again, after discovery or the JWKS could not be fetched.
+    issuer_retry_after: int = Field(default=RETRY_AFTER, gt=0)
+
+    @field_validator("cors_allowed_origins", "algorithms", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @property
+    def issuer(self) -> str:
+        """The issuer with Auth0's trailing slash: tokens' `iss` must equal it exactly."""
+        if self.auth0_issuer_base_url:
+            return self.auth0_issuer_base_url.rstrip("/") + "/"
+        return f"https://{self.auth0_domain.strip().strip('/')}/"
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if not (self.auth0_issuer_base_url or self.auth0_domain):
+            raise ValueError("set AUTH0_DOMAIN or AUTH0_ISSUER_BASE_URL (see .env.example)")
+        parts = urlsplit(self.issuer)
+        if parts.scheme != "https" and not (
+            parts.scheme == "http" and _is_loopback(parts.hostname)
+        ):
+            raise ValueError(
+                f"the issuer must use https:// (http:// only for localhost): {self.issuer}"
+            )
+        audience = self.auth0_audience.strip()
+        if not audience or audience.lower() in AUDIENCE_PLACEHOLDERS or "YOUR_" in audience:
+            raise ValueError(
+                "AUTH0_AUDIENCE is missing or still a placeholder: set it to your API's "
+                "identifier (Auth0 dashboard > Applications > APIs)"
+            )
+        unsupported = set(self.algorithms) - SUPPORTED_ALGORITHMS
+        if unsupported or not self.algorithms:
+            raise ValueError(
+                "ALGORITHMS may only name asymmetric algorithms: "
+                + ", ".join(sorted(SUPPORTED_ALGORITHMS))
+            )
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

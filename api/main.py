@@ -1,0 +1,100 @@
+"""The API's ASGI app: `uvicorn api.main:app` (port 3001).
+
+`create_app(settings)` builds it; the module-level `app` is built on first access, so a
+missing or placeholder setting stops start-up with one clear sentence.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from api.config import Settings, get_settings
+from api.errors import AuthError, IssuerUnavailable
+from api.jwks import JwksCache
+from api.middleware import AccessLogMiddleware, SecurityHeadersMiddleware
+from api.routes import router
+from api.verify import TokenVerifier
+
+logger = logging.getLogger("api")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        timeout = httpx.Timeout(settings.http_timeout)
+        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+            keys = JwksCache(
+                client,
+                settings.issuer,
+                max_age=settings.cache_max_age,
+                cooldown=settings.jwks_cooldown,
+                failure_backoff=settings.issuer_retry_after,
+            )
+            app.state.jwks = keys
+            app.state.verifier = TokenVerifier(
+                keys,
+                issuer=settings.issuer,
+                audience=settings.auth0_audience,
+                algorithms=settings.algorithms,
+                clock_tolerance=settings.clock_tolerance,
+            )
+            logger.info(
+                "validating tokens from %s for %s", settings.issuer, settings.auth0_audience
+            )
+            yield
+
+    app = FastAPI(
+        title="Auth0 sample API",
+        description="Validates Auth0 access tokens (RS256) like express-oauth2-jwt-bearer.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.include_router(router)
+    app.add_exception_handler(AuthError, _auth_error_response)  # type: ignore[arg-type]
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_allowed_origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type"],
+        max_age=600,
+    )
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(AccessLogMiddleware)
+    return app
+
+
+def _auth_error_response(request: Request, exc: AuthError) -> JSONResponse:
+    """The one place authorization failures become RFC 6750 responses."""
+    headers: dict[str, str] = {}
+    challenge = exc.challenge()
+    if challenge is not None:
+        headers["WWW-Authenticate"] = challenge
+    if isinstance(exc, IssuerUnavailable):
+        headers["Retry-After"] = str(request.app.state.settings.issuer_retry_after)
+    body = {"error": exc.error or "unauthorized", "error_description": exc.description}
+    return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+
+def __getattr__(name: str) -> Any:
+    """Build `app` on first access; bad settings end the process with one clear sentence."""
+    if name != "app":
+        raise AttributeError(name)
+    try:
+        application = create_app()
+    except ValidationError as exc:
+        message = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        sys.exit(f"api: cannot start: {message}")
+    globals()["app"] = application
+    return application

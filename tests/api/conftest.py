@@ -1,0 +1,45 @@
+"""Fixtures for the API's tests: a real issuer and the real API, each on a loopback port."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from api.config import Settings
+from api.main import create_app
+from tests.issuer import TestIssuer
+from tests.servers import LiveServer
+
+RETRY_AFTER = 1  # seconds; short so the outage tests recover quickly
+
+
+@pytest.fixture
+def issuer() -> Iterator[TestIssuer]:
+    issuer = TestIssuer()
+    with LiveServer(issuer.app) as server:
+        issuer.serve_at(server.url)
+        yield issuer
+
+
+@pytest.fixture
+def api_settings(issuer: TestIssuer) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        auth0_issuer_base_url=issuer.url,
+        auth0_audience=issuer.audience,
+        issuer_retry_after=RETRY_AFTER,
+    )
+
+
+@pytest.fixture
+def api(api_settings: Settings) -> Iterator[LiveServer]:
+    with LiveServer(create_app(api_settings)) as server:
+        yield server
+
+
+@pytest.fixture
+async def client(api: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=api.url) as client:
+        yield client

@@ -1,0 +1,179 @@
+"""A real OpenID issuer for tests and benchmarks: discovery and JWKS over HTTP.
+
+It signs tokens with keys it makes itself, counts how often each document is fetched,
+and can be told to fail, so tests can watch the API's caching, key rotation and
+outage handling from the outside.  Serve it with `tests.servers.LiveServer(issuer.app)`
+or run `python -m tests.issuer --port N` in its own process (the benchmarks do).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from fastapi import FastAPI, Response
+from jose import jwk, jws
+
+DEFAULT_AUDIENCE = "https://quickstarts/api"
+TOKEN_LIFETIME = 3600  # seconds
+
+
+@dataclass
+class SigningKey:
+    """A private key with its kid; `public_jwk` is what the JWKS publishes."""
+
+    kid: str
+    alg: str
+    pem: str
+    public_jwk: dict[str, Any]
+
+    @classmethod
+    def generate(cls, alg: str = "RS256", kid: str | None = None) -> SigningKey:
+        private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+        if alg.startswith("ES"):
+            private = ec.generate_private_key(ec.SECP256R1())
+        else:
+            private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        public_pem = (
+            private.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
+        kid = kid or uuid.uuid4().hex
+        public = jwk.construct(public_pem, alg).to_dict()
+        public.update(kid=kid, use="sig", alg=alg)
+        return cls(kid=kid, alg=alg, pem=pem, public_jwk=public)
+
+    @property
+    def public_pem(self) -> str:
+        key = serialization.load_pem_private_key(self.pem.encode(), password=None)
+        return (
+            key.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
+
+
+@dataclass
+class TestIssuer:
+    """An issuer at `url` (set once served) publishing `keys`; `fetches` counts requests."""
+
+    __test__ = False  # not a pytest test class
+
+    url: str = "http://127.0.0.1:0/"
+    audience: str = DEFAULT_AUDIENCE
+    keys: list[SigningKey] = field(default_factory=lambda: [SigningKey.generate()])
+    fetches: Counter[str] = field(default_factory=Counter)
+    failing: bool = False  # when True, discovery and JWKS answer 503
+    discovery_max_age: int | None = None  # Cache-Control max-age on discovery, if any
+    advertised_issuer: str | None = None  # lie in discovery's "issuer" when set
+
+    def __post_init__(self) -> None:
+        self.app = self._build_app()
+
+    def serve_at(self, base_url: str) -> None:
+        self.url = base_url.rstrip("/") + "/"
+
+    def _build_app(self) -> FastAPI:
+        app = FastAPI(openapi_url=None)
+
+        @app.get("/.well-known/openid-configuration")
+        def discovery(response: Response) -> Any:
+            self.fetches["discovery"] += 1
+            if self.failing:
+                return Response(status_code=503)
+            if self.discovery_max_age is not None:
+                response.headers["Cache-Control"] = f"max-age={self.discovery_max_age}"
+            return {
+                "issuer": self.advertised_issuer or self.url,
+                "jwks_uri": f"{self.url}.well-known/jwks.json",
+                "id_token_signing_alg_values_supported": ["RS256"],
+            }
+
+        @app.get("/.well-known/jwks.json")
+        def jwks() -> Any:
+            self.fetches["jwks"] += 1
+            if self.failing:
+                return Response(status_code=503)
+            return {"keys": [key.public_jwk for key in self.keys]}
+
+        return app
+
+    # --- keys -----------------------------------------------------------------------------
+
+    def rotate(self, keep_old: bool = True) -> SigningKey:
+        """Publish a new key and sign with it from now on (it becomes keys[0])."""
+        new = SigningKey.generate()
+        self.keys = [new, *self.keys] if keep_old else [new]
+        return new
+
+    # --- tokens ---------------------------------------------------------------------------
+
+    def claims(self, **overrides: Any) -> dict[str, Any]:
+        """Valid access-token claims; an override of None removes that claim."""
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.url,
+            "sub": "auth0|0123456789abcdef01234567",
+            "aud": [self.audience, f"{self.url}userinfo"],
+            "iat": now,
+            "exp": now + TOKEN_LIFETIME,
+            "scope": "openid profile read:messages",
+            "azp": "quickstart-web",
+        }
+        claims.update(overrides)
+        return {name: value for name, value in claims.items() if value is not None}
+
+    def sign(
+        self,
+        claims: dict[str, Any],
+        key: SigningKey | None = None,
+        alg: str | None = None,
+        headers: dict[str, Any] | None = None,
+    ) -> str:
+        key = key or self.keys[0]
+        all_headers = {"kid": key.kid, **(headers or {})}
+        all_headers = {name: value for name, value in all_headers.items() if value is not None}
+        token: str = jws.sign(claims, key.pem, headers=all_headers, algorithm=alg or key.alg)
+        return token
+
+    def token(self, **overrides: Any) -> str:
+        """A valid RS256 access token for the audience, with `overrides` applied."""
+        return self.sign(self.claims(**overrides))
+
+
+def main() -> None:
+    """Serve an issuer in its own process; print one valid token on stdout, then serve."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--audience", default=DEFAULT_AUDIENCE)
+    args = parser.parse_args()
+    issuer = TestIssuer(audience=args.audience)
+    issuer.serve_at(f"http://127.0.0.1:{args.port}/")
+
+    @issuer.app.get("/_counts")
+    def counts() -> dict[str, int]:
+        return dict(issuer.fetches)
+
+    print(issuer.token(exp=int(time.time()) + 24 * 3600), flush=True)
+    uvicorn.run(issuer.app, host="127.0.0.1", port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
