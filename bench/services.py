@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -26,7 +28,11 @@ LOOPBACK = "127.0.0.1"
 STARTUP_TIMEOUT = 30.0  # seconds: `uv run` and node can be slow on a cold machine
 STOP_TIMEOUT = 5.0  # seconds between SIGTERM and SIGKILL
 POLL_INTERVAL = 0.05  # seconds between readiness probes
+_JWT = re.compile(r"^[\w-]+\.[\w-]+\.[\w-]+$", re.MULTILINE)
 OUTPUT_TAIL = 2000  # characters of the child's output shown when it fails to start
+# One worker, no reload, no access log: how the API runs in production.
+UVICORN_COMMAND = ["uv", "run", "uvicorn", "api.main:app", "--log-level", "warning"]
+UVICORN_COMMAND += ["--no-access-log"]
 
 
 class ProcessDidNotStart(RuntimeError):
@@ -95,12 +101,12 @@ class ManagedProcess:
                     raise ProcessDidNotStart(message)
                 time.sleep(POLL_INTERVAL)
 
-    def output(self) -> str:
-        """The tail of what the child has printed so far."""
+    def output(self, tail: int | None = OUTPUT_TAIL) -> str:
+        """What the child has printed so far: its last `tail` characters, or all of it."""
         if self._output is None:
             return ""
         text = Path(self._output.name).read_text(errors="replace")
-        return text[-OUTPUT_TAIL:]
+        return text if tail is None else text[-tail:]
 
     @property
     def pid(self) -> int | None:
@@ -155,4 +161,40 @@ def express_reference(
         },
         ready_path="/api/public",
         cwd=REFERENCE_DIR,
+    )
+
+
+def issuer_process(port: int, audience: str) -> ManagedProcess:
+    """`python -m tests.issuer`: discovery + JWKS, counting fetches at /_counts."""
+    return ManagedProcess(
+        "test-issuer",
+        [sys.executable, "-m", "tests.issuer", "--port", str(port), "--audience", audience],
+        port,
+        # /_counts, not discovery: probing must not count as a fetch.
+        ready_path="/_counts",
+    )
+
+
+def issuer_token(issuer: ManagedProcess) -> str:
+    """The valid token the issuer printed on start-up (see tests.issuer.main)."""
+    match = _JWT.search(issuer.output(tail=None))
+    if match is None:
+        raise ProcessDidNotStart(f"{issuer.name} printed no token:\n{issuer.output()}")
+    return match[0]
+
+
+def issuer_fetches(issuer: ManagedProcess) -> dict[str, int]:
+    """How often discovery and the JWKS have been fetched so far."""
+    counts: dict[str, int] = httpx.get(issuer.url + "/_counts", timeout=5.0).json()
+    return counts
+
+
+def our_api(issuer_url: str, audience: str, port: int) -> ManagedProcess:
+    """Our API in one uvicorn process: no reload, no access log, like production."""
+    return ManagedProcess(
+        "our-api",
+        [*UVICORN_COMMAND, "--host", LOOPBACK, "--port", str(port)],
+        port,
+        env={"AUTH0_ISSUER_BASE_URL": issuer_url, "AUTH0_AUDIENCE": audience},
+        ready_path="/api/public",
     )
