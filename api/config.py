@@ -12,7 +12,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 RETRY_AFTER = 5  # seconds
 ALLOWED_ALGORITHMS = ("RS256",)  # asymmetric only; "none" and HS* can never be configured
-SUPPORTED_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256"})
+# The asymmetric algorithms python-jose verifies (it has no PS*).
+SUPPORTED_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"})
 CLOCK_TOLERANCE = 5  # seconds of skew allowed on exp, nbf and iat, like express-oauth2-jwt-bearer
 CACHE_MAX_AGE = 600  # seconds discovery and JWKS are cached at most
 JWKS_COOLDOWN = 30  # seconds between refetches caused by an unknown kid

@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _auth_error_response(request: Request, exc: AuthError) -> JSONResponse:
+async def _auth_error_response(request: Request, exc: AuthError) -> JSONResponse:
     """The one place authorization failures become RFC 6750 responses."""
     headers: dict[str, str] = {}
     challenge = exc.challenge()
@@ -91,6 +91,7 @@ def __getattr__(name: str) -> Any:
     """Build `app` on first access; bad settings end the process with one clear sentence."""
     if name != "app":
         raise AttributeError(name)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         application = create_app()
     except ValidationError as exc:

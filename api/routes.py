@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from api.security import Claims, ClaimsDep, require_scopes
 
 READ_MESSAGES = "read:messages"
 
 router = APIRouter(prefix="/api")
+F = TypeVar("F", bound=Callable[..., Any])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Malformed Authorization header, or a token sent more than one way"},
@@ -18,8 +20,19 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"description": "The token issuer cannot be reached; retry after Retry-After seconds"},
 }
 _SCOPE_ERRORS = {**_ERRORS, 403: {"description": f"The token lacks the {READ_MESSAGES} scope"}}
-# Protected routes also take POST so the access_token form field (RFC 6750 §2.2) works.
-_METHODS = ["GET", "POST"]
+
+
+def _get_and_post(path: str, responses: dict[int | str, dict[str, Any]]) -> Callable[[F], F]:
+    """Register a protected route for GET and for POST, so that the `access_token` form
+    field (RFC 6750 §2.2) can be used; each method gets its own OpenAPI operation id."""
+
+    def register(endpoint: F) -> F:
+        name = endpoint.__name__
+        router.get(path, responses=responses, operation_id=f"{name}_get")(endpoint)
+        router.post(path, responses=responses, operation_id=f"{name}_post")(endpoint)
+        return endpoint
+
+    return register
 
 
 @router.get("/public")
@@ -29,14 +42,14 @@ async def public() -> dict[str, str]:
     }
 
 
-@router.api_route("/private", methods=_METHODS, responses=_ERRORS)
+@_get_and_post("/private", _ERRORS)
 async def private(_: ClaimsDep) -> dict[str, str]:
     return {"message": "Hello from a private endpoint! You need to be authenticated to see this."}
 
 
-@router.api_route("/private-scoped", methods=_METHODS, responses=_SCOPE_ERRORS)
+@_get_and_post("/private-scoped", _SCOPE_ERRORS)
 async def private_scoped(
-    _: Annotated[Claims, Depends(require_scopes(READ_MESSAGES))],
+    _: Annotated[Claims, require_scopes(READ_MESSAGES)],
 ) -> dict[str, str]:
     return {
         "message": "Hello from a private endpoint! You need to be authenticated and have a "
@@ -44,6 +57,6 @@ async def private_scoped(
     }
 
 
-@router.api_route("/external", methods=_METHODS, responses=_ERRORS)
+@_get_and_post("/external", _ERRORS)
 async def external(_: ClaimsDep) -> dict[str, str]:
     return {"msg": "Your access token was successfully validated!"}

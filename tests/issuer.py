@@ -9,6 +9,10 @@ or run `python -m tests.issuer --port N` in its own process (the benchmarks do).
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
+import hmac
+import json
 import time
 import uuid
 from collections import Counter
@@ -16,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from fastapi import FastAPI, Response
 from jose import jwk, jws
 
@@ -54,7 +58,8 @@ class SigningKey:
             .decode()
         )
         kid = kid or uuid.uuid4().hex
-        public = jwk.construct(public_pem, alg).to_dict()
+        # python-jose has no PS* keys: publish a PS256 key as the RSA key it is.
+        public = jwk.construct(public_pem, "RS256" if alg.startswith("PS") else alg).to_dict()
         public.update(kid=kid, use="sig", alg=alg)
         return cls(kid=kid, alg=alg, pem=pem, public_jwk=public)
 
@@ -156,6 +161,26 @@ class TestIssuer:
     def token(self, **overrides: Any) -> str:
         """A valid RS256 access token for the audience, with `overrides` applied."""
         return self.sign(self.claims(**overrides))
+
+
+def sign_raw(header: dict[str, Any], claims: dict[str, Any], secret: bytes, alg: str) -> str:
+    """A JWS made by hand, for algorithms python-jose refuses to produce (HS* with a PEM
+    secret, PS*): attackers are not limited to what a JOSE library will sign."""
+    signing_input = f"{_b64(header)}.{_b64(claims)}".encode()
+    if alg.startswith("HS"):
+        digest = {"HS256": hashlib.sha256, "HS384": hashlib.sha384}[alg]
+        signature = hmac.new(secret, signing_input, digest).digest()
+    else:
+        key = serialization.load_pem_private_key(secret, password=None)
+        assert isinstance(key, rsa.RSAPrivateKey)
+        pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+        signature = key.sign(signing_input, pss, hashes.SHA256())
+    encoded = base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
+    return f"{signing_input.decode()}.{encoded}"
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
 def main() -> None:

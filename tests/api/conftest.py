@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -23,14 +24,20 @@ def issuer() -> Iterator[TestIssuer]:
         yield issuer
 
 
+def settings_for(issuer: TestIssuer, **overrides: Any) -> Settings:
+    """API settings trusting `issuer`, never read from a developer's `.env`."""
+    values: dict[str, Any] = {
+        "auth0_issuer_base_url": issuer.url,
+        "auth0_audience": issuer.audience,
+        "issuer_retry_after": RETRY_AFTER,
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
 @pytest.fixture
 def api_settings(issuer: TestIssuer) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        auth0_issuer_base_url=issuer.url,
-        auth0_audience=issuer.audience,
-        issuer_retry_after=RETRY_AFTER,
-    )
+    return settings_for(issuer)
 
 
 @pytest.fixture

@@ -1,0 +1,91 @@
+"""CSRF protection with a synchronizer token kept in the server-side session.
+
+Pages put `csrf_token(request)` in a hidden `csrf_token` field (or scripts send it in the
+`X-CSRF-Token` header); routes that change state take a `CsrfProtected` parameter.  The
+browser's `Sec-Fetch-Site` and `Origin` headers, when sent, must also say the request came
+from this site: a second, independent line of defence next to SameSite=Lax cookies.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import Depends
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from app.errors import CsrfError
+from app.negotiation import wants_json
+
+CSRF_SESSION_KEY = "_csrf_token"
+CSRF_FORM_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_TOKEN_BYTES = 32
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+# Fetch Metadata values that mean "another site (or another origin of this site) sent this".
+FOREIGN_FETCH_SITES = frozenset({"cross-site", "same-site"})
+CSRF_FAILED_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Request refused</title></head>
+<body><h1>Request refused</h1>
+<p>This form has expired or was not sent from this site. Go back, reload the page and try
+again.</p></body></html>
+"""
+
+
+def csrf_token(request: HTTPConnection) -> str:
+    """The session's CSRF token, created (and so saved with the session) on first use."""
+    token = request.session.get(CSRF_SESSION_KEY)
+    if not isinstance(token, str) or not token:
+        token = secrets.token_urlsafe(CSRF_TOKEN_BYTES)
+        request.session[CSRF_SESSION_KEY] = token
+    return token
+
+
+def check_same_origin(request: HTTPConnection) -> None:
+    """Refuse a request whose browser says it came from another site or origin."""
+    if request.headers.get("sec-fetch-site", "").lower() in FOREIGN_FETCH_SITES:
+        raise CsrfError("cross-site request")
+    origin = request.headers.get("origin")
+    if origin is None:
+        return  # older browsers and non-browser clients: the token alone decides
+    # Host, not the full URL: behind a TLS-terminating proxy the app may see http while the
+    # browser's Origin says https; the host is what an attacker's page cannot claim.
+    host = request.headers.get("host", "").lower()
+    if origin == "null" or urlsplit(origin).netloc.lower() != host:
+        raise CsrfError("cross-origin request")
+
+
+async def _sent_token(request: Request) -> str | None:
+    header = request.headers.get(CSRF_HEADER)
+    if header is not None:
+        return header
+    # Starlette caches the parsed form on the request, so routes still read their fields.
+    value = (await request.form()).get(CSRF_FORM_FIELD)
+    return value if isinstance(value, str) else None
+
+
+async def verify_csrf(request: Request) -> None:
+    """Dependency: raise CsrfError unless an unsafe request carries the session's token."""
+    if request.method in SAFE_METHODS:
+        return
+    check_same_origin(request)
+    expected = request.session.get(CSRF_SESSION_KEY)
+    sent = await _sent_token(request)
+    if not isinstance(expected, str) or not expected or not sent:
+        raise CsrfError("missing CSRF token")
+    # Bytes: compare_digest refuses non-ASCII str, and the sent value is attacker-chosen.
+    if not secrets.compare_digest(sent.encode(), expected.encode()):
+        raise CsrfError("wrong CSRF token")
+
+
+CsrfProtected = Annotated[None, Depends(verify_csrf)]
+
+
+async def csrf_error_handler(request: Request, exc: Exception) -> Response:
+    """Exception handler for CsrfError: 403, HTML unless the client asks for JSON."""
+    if wants_json(request.headers):
+        body = {"error": "csrf_failed", "error_description": "Missing or invalid CSRF token."}
+        return JSONResponse(body, status_code=403)
+    return HTMLResponse(CSRF_FAILED_PAGE, status_code=403)

@@ -1,0 +1,232 @@
+"""Server-side sessions: the cookie holds only a signed random id, the data stays on the server.
+
+`ServerSessionMiddleware` loads the record the cookie points at into `scope["session"]` (a
+plain dict, so `request.session` and Authlib's Starlette client work unchanged) and, when
+the response starts, saves it if it changed, refreshes its idle expiry, or deletes it and
+expires the cookie once it is empty (`request.session.clear()` is logout).
+
+Expiry is enforced twice: the store forgets records after the idle timeout, and each record
+carries `_created` and `_seen` so a record is refused once either limit has passed, even if
+a store kept it.  Those two keys are reserved and never appear in `request.session`; other
+`_` keys (Authlib's `_state_*`) are ordinary session data.
+
+Concurrent requests of one session each save what they saw: the last response wins, as with
+every cookie-id session store.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from itsdangerous import BadSignature, TimestampSigner
+from starlette.datastructures import MutableHeaders
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.config import SESSION_ABSOLUTE_TIMEOUT, SESSION_COOKIE, SESSION_IDLE_TIMEOUT
+from app.csrf import CSRF_SESSION_KEY
+from app.errors import SessionStoreUnavailable
+from app.negotiation import wants_json
+from app.session_store import SessionRecord, SessionStore
+
+SESSION_SALT = "app.session"  # separates session-cookie signatures from any other use of the key
+SESSION_ID_BYTES = 32  # 256 random bits per id
+SCOPE_STATE = "app.session_state"
+CREATED = "_created"  # reserved record key: when this id was issued (Unix time)
+SEEN = "_seen"  # reserved record key: when the record was last saved (Unix time)
+RESERVED_KEYS = frozenset({CREATED, SEEN})
+# Refreshing the idle expiry costs a store write; do it at most this often per session
+# (or after a tenth of the idle timeout, when that is shorter).
+REFRESH_INTERVAL = 60.0
+RETRY_AFTER_SECONDS = 5
+UNAVAILABLE_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Temporarily unavailable</title></head>
+<body><h1>Temporarily unavailable</h1>
+<p>We cannot reach the session store right now. Please try again in a few seconds.</p>
+</body></html>
+"""
+
+
+@dataclass
+class _SessionState:
+    """What the middleware remembers about one request's session between load and save."""
+
+    sid: str | None  # id of the stored record; None for a new session
+    had_cookie: bool  # the request sent our cookie (maybe stale): expire it if nothing is saved
+    created: float
+    seen: float
+    snapshot: str  # the data as loaded, serialized, to tell whether the request changed it
+    rotate: bool = False
+
+
+def _dump(data: dict[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def rotate_session(request: HTTPConnection) -> None:
+    """Give the session a new id when this response is sent, and delete the old record.
+
+    Call it at login: an id an attacker planted or saw before login (session fixation) is
+    worthless afterwards.  The CSRF token goes too, since the attacker may know it.
+    """
+    state = request.scope.get(SCOPE_STATE)
+    if not isinstance(state, _SessionState):
+        raise RuntimeError("rotate_session() needs ServerSessionMiddleware around the app")
+    state.rotate = True
+    request.session.pop(CSRF_SESSION_KEY, None)
+
+
+def session_store_unavailable_response(request: HTTPConnection) -> Response:
+    """The 503 every request gets while the session store is down (HTML unless JSON is asked)."""
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
+    if wants_json(request.headers):
+        body = {
+            "error": "session_store_unavailable",
+            "error_description": "The session store is unavailable; try again shortly.",
+        }
+        return JSONResponse(body, status_code=503, headers=headers)
+    return HTMLResponse(UNAVAILABLE_PAGE, status_code=503, headers=headers)
+
+
+async def session_store_unavailable_handler(request: Request, exc: Exception) -> Response:
+    """Exception handler for SessionStoreUnavailable raised inside routes."""
+    return session_store_unavailable_response(request)
+
+
+class ServerSessionMiddleware:
+    """Pure ASGI middleware keeping `scope["session"]` in a SessionStore (see module doc).
+
+    A store failure answers the request with the 503 page itself: the app's exception
+    handlers run inside this middleware and would never see it.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        store: SessionStore,
+        secret: str,
+        *,
+        cookie_name: str = SESSION_COOKIE,
+        idle_timeout: int = SESSION_IDLE_TIMEOUT,
+        absolute_timeout: int = SESSION_ABSOLUTE_TIMEOUT,
+        secure: bool = False,
+    ) -> None:
+        if not secret:
+            raise ValueError("ServerSessionMiddleware needs a non-empty secret")
+        self.app = app
+        self.store = store
+        self.signer = TimestampSigner(secret, salt=SESSION_SALT)
+        self.cookie_name = cookie_name
+        self.idle_timeout = idle_timeout
+        self.absolute_timeout = absolute_timeout
+        self.secure = secure
+        self.refresh_interval = min(REFRESH_INTERVAL, idle_timeout / 10)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        connection = HTTPConnection(scope)
+        try:
+            state, data = await self._load(connection)
+        except SessionStoreUnavailable:
+            await self._unavailable(connection, receive, send)
+            return
+        scope["session"] = data
+        scope[SCOPE_STATE] = state
+        replaced = False
+
+        async def send_with_session(message: Message) -> None:
+            nonlocal replaced
+            if replaced:  # the 503 went out instead; drop the app's response
+                return
+            if message["type"] == "http.response.start":
+                try:
+                    cookie = await self._commit(scope["session"], state)
+                except SessionStoreUnavailable:
+                    replaced = True
+                    await self._unavailable(connection, receive, send)
+                    return
+                if cookie is not None:
+                    MutableHeaders(scope=message).append("set-cookie", cookie)
+            await send(message)
+
+        await self.app(scope, receive, send_with_session)
+
+    async def _unavailable(self, connection: HTTPConnection, receive: Receive, send: Send) -> None:
+        response = session_store_unavailable_response(connection)
+        await response(connection.scope, receive, send)
+
+    def _unsign(self, value: str) -> str | None:
+        """The session id in a cookie value, or None when the signature is bad or too old."""
+        try:
+            return self.signer.unsign(value, max_age=self.absolute_timeout).decode()
+        except (BadSignature, UnicodeDecodeError):
+            return None
+
+    def _expired(self, record: SessionRecord, now: float) -> bool:
+        created, seen = record.get(CREATED), record.get(SEEN)
+        if not isinstance(created, int | float) or not isinstance(seen, int | float):
+            return True  # not a record this middleware wrote
+        return now >= created + self.absolute_timeout or now >= seen + self.idle_timeout
+
+    async def _load(self, connection: HTTPConnection) -> tuple[_SessionState, dict[str, Any]]:
+        now = time.time()
+        cookie = connection.cookies.get(self.cookie_name)
+        sid = self._unsign(cookie) if cookie else None
+        record = await self.store.load(sid) if sid else None
+        if sid and record is not None and self._expired(record, now):
+            await self.store.delete(sid)
+            record = None
+        if sid is None or record is None:
+            return _SessionState(None, cookie is not None, now, now, _dump({})), {}
+        created, seen = float(record.pop(CREATED)), float(record.pop(SEEN))
+        return _SessionState(sid, True, created, seen, _dump(record)), record
+
+    async def _commit(self, data: dict[str, Any], state: _SessionState) -> str | None:
+        """Persist the session after the app ran; the Set-Cookie value to send, if any."""
+        now = time.time()
+        if not data:
+            if state.sid is not None:
+                await self.store.delete(state.sid)
+            return self._expired_cookie() if state.had_cookie else None
+        if state.sid is None or state.rotate:
+            old_sid, state.sid, state.created = state.sid, self._new_id(), now
+            await self._save(state.sid, data, state, now)
+            if old_sid is not None:
+                await self.store.delete(old_sid)
+            return self._cookie(self.signer.sign(state.sid).decode(), self._remaining(state, now))
+        if _dump(data) != state.snapshot or now - state.seen >= self.refresh_interval:
+            await self._save(state.sid, data, state, now)
+        return None
+
+    @staticmethod
+    def _new_id() -> str:
+        return secrets.token_urlsafe(SESSION_ID_BYTES)
+
+    def _remaining(self, state: _SessionState, now: float) -> int:
+        """Whole seconds until the absolute timeout, at least 1."""
+        return max(1, math.ceil(state.created + self.absolute_timeout - now))
+
+    async def _save(self, sid: str, data: dict[str, Any], state: _SessionState, now: float) -> None:
+        record = {**data, CREATED: state.created, SEEN: now}
+        ttl = min(self.idle_timeout, self._remaining(state, now))
+        await self.store.save(sid, record, ttl)
+
+    def _cookie(self, value: str, max_age: int) -> str:
+        parts = [f"{self.cookie_name}={value}", "Path=/", f"Max-Age={max_age}"]
+        if max_age == 0:
+            parts.append("Expires=Thu, 01 Jan 1970 00:00:00 GMT")
+        parts += ["HttpOnly", "SameSite=Lax"]
+        if self.secure:
+            parts.append("Secure")
+        return "; ".join(parts)
+
+    def _expired_cookie(self) -> str:
+        return self._cookie("", 0)

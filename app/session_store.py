@@ -1,0 +1,185 @@
+"""Where server-side sessions live: a bounded in-process store, or Redis for scale-out.
+
+A store maps a session id to one JSON record and forgets it after a time-to-live.  It
+knows nothing about cookies, signing or expiry policy (app/session_middleware.py does).
+Records are kept as JSON bytes, not Python objects, so 10,000 live sessions stay small.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import OrderedDict
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from app.config import Settings, SettingsError
+from app.errors import SessionStoreUnavailable
+
+logger = logging.getLogger(__name__)
+
+REDIS_KEY_PREFIX = "app:session:"
+# A session lookup sits in front of every page: fail fast (503) rather than hang a worker.
+REDIS_SOCKET_TIMEOUT = 2.0  # seconds for one command
+REDIS_CONNECT_TIMEOUT = 2.0  # seconds to open a connection
+# One retry on a fresh connection: after Redis restarts, pooled connections are dead, and
+# the first command on each would otherwise fail although Redis is back.
+REDIS_RETRIES = 1
+
+SessionRecord = dict[str, Any]
+
+
+class SessionStore(Protocol):
+    """A key-value store of session records with a time-to-live."""
+
+    async def load(self, sid: str) -> SessionRecord | None:
+        """The record saved under `sid`, or None when there is none or it has expired."""
+        ...
+
+    async def save(self, sid: str, data: SessionRecord, ttl: int) -> None:
+        """Store `data` under `sid` for `ttl` seconds (replacing any previous record)."""
+        ...
+
+    async def delete(self, sid: str) -> None:
+        """Forget `sid`; deleting an unknown id is not an error."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; called once from the app's lifespan."""
+        ...
+
+
+def encode_record(data: SessionRecord) -> bytes:
+    # Compact separators: at 10,000 sessions every byte of a record is 10 kB of RSS.
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def decode_record(raw: bytes | str | None) -> SessionRecord | None:
+    """The record in `raw`; None for anything that is not a JSON object (never an error)."""
+    if raw is None:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+class MemorySessionStore:
+    """Sessions in this process: lost on restart, not shared between workers.
+
+    Bounded: beyond `max_sessions` the least recently used session is evicted, so a flood
+    of anonymous requests cannot exhaust memory.  Expired records are dropped when met.
+    """
+
+    def __init__(self, max_sessions: int) -> None:
+        if max_sessions < 1:
+            raise ValueError("max_sessions must be at least 1")
+        self.max_sessions = max_sessions
+        # sid -> (expiry on the monotonic clock, JSON bytes); order = least recently used first
+        self._records: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    async def load(self, sid: str) -> SessionRecord | None:
+        entry = self._records.get(sid)
+        if entry is None:
+            return None
+        expires_at, raw = entry
+        if time.monotonic() >= expires_at:
+            del self._records[sid]
+            return None
+        self._records.move_to_end(sid)
+        return decode_record(raw)
+
+    async def save(self, sid: str, data: SessionRecord, ttl: int) -> None:
+        self._records[sid] = (time.monotonic() + ttl, encode_record(data))
+        self._records.move_to_end(sid)
+        while len(self._records) > self.max_sessions:
+            self._records.popitem(last=False)
+
+    async def delete(self, sid: str) -> None:
+        self._records.pop(sid, None)
+
+    async def aclose(self) -> None:
+        self._records.clear()
+
+
+def redacted_location(url: str) -> str:
+    """`scheme://host:port` of a store URL: where it is, without user, password or path."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return "unix socket"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{parts.scheme}://{parts.hostname or '?'}:{port or 6379}"
+
+
+class RedisSessionStore:
+    """Sessions in Redis (`redis://`, `rediss://` or `unix://` URL), shared by all workers.
+
+    Keys are `app:session:<sid>` with Redis's own expiry (SET with EX, i.e. SETEX), so
+    Redis evicts idle sessions by itself.  Every Redis failure becomes SessionStoreUnavailable.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.location = redacted_location(url)
+        self._redis: Redis = Redis.from_url(
+            url,
+            socket_timeout=REDIS_SOCKET_TIMEOUT,
+            socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
+            retry=Retry(NoBackoff(), REDIS_RETRIES),
+        )
+
+    def _unavailable(self, exc: Exception) -> SessionStoreUnavailable:
+        # redis-py messages name hosts and ports, never keys; still, only the class name
+        # and the redacted location go into ours, so no id or password can leak.
+        logger.warning("session store %s unavailable: %s", self.location, type(exc).__name__)
+        return SessionStoreUnavailable(
+            f"Redis session store at {self.location} is unavailable ({type(exc).__name__})"
+        )
+
+    async def load(self, sid: str) -> SessionRecord | None:
+        try:
+            raw: bytes | str | None = await self._redis.get(REDIS_KEY_PREFIX + sid)
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(exc) from None
+        return decode_record(raw)
+
+    async def save(self, sid: str, data: SessionRecord, ttl: int) -> None:
+        try:
+            await self._redis.set(REDIS_KEY_PREFIX + sid, encode_record(data), ex=ttl)
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(exc) from None
+
+    async def delete(self, sid: str) -> None:
+        try:
+            await self._redis.delete(REDIS_KEY_PREFIX + sid)
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(exc) from None
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
+
+def create_session_store(settings: Settings) -> SessionStore:
+    """The store SESSION_STORE_URL names: `memory://` or `redis://...` (`rediss://`, `unix://`)."""
+    url = settings.session_store_url.strip()
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "memory":
+        return MemorySessionStore(settings.session_max_memory)
+    if scheme in ("redis", "rediss", "unix"):
+        return RedisSessionStore(url)
+    # Only the scheme in the message: the URL may carry a password.
+    raise SettingsError(
+        f"SESSION_STORE_URL must start with memory:// or redis:// (got {scheme or 'no'} scheme)"
+    )

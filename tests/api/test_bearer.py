@@ -1,0 +1,87 @@
+"""Where the API looks for the token, and the RFC 6750 answer for each header form."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.issuer import TestIssuer
+
+PRIVATE = "/api/private"
+
+
+async def test_no_token_is_401_without_an_error_code(client: httpx.AsyncClient) -> None:
+    response = await client.get(PRIVATE)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Bearer realm="api"'
+    assert set(response.json()) == {"error", "error_description"}
+
+
+@pytest.mark.parametrize(
+    "value", ["Basic dXNlcjpwYXNz", "Token abc", "Digest x", ""], ids=str.split
+)
+async def test_other_schemes_count_as_no_token(client: httpx.AsyncClient, value: str) -> None:
+    response = await client.get(PRIVATE, headers={"Authorization": value})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Bearer realm="api"'
+
+
+@pytest.mark.parametrize(
+    "value",
+    # ("Bearer " with a trailing space cannot be sent: HTTP strips header whitespace.)
+    ["Bearer", "Bearer  abc", "Bearer a b", "Bearer a,b", 'Bearer "abc"'],
+    ids=["no-token", "two-spaces", "space-inside", "comma", "quoted"],
+)
+async def test_malformed_bearer_header_is_400(client: httpx.AsyncClient, value: str) -> None:
+    response = await client.get(PRIVATE, headers={"Authorization": value})
+    assert response.status_code == 400
+    assert 'error="invalid_request"' in response.headers["www-authenticate"]
+    assert response.json()["error"] == "invalid_request"
+
+
+async def test_scheme_is_case_insensitive(client: httpx.AsyncClient, issuer: TestIssuer) -> None:
+    response = await client.get(PRIVATE, headers={"Authorization": f"bEaReR {issuer.token()}"})
+    assert response.status_code == 200
+
+
+async def test_token_in_query(client: httpx.AsyncClient, issuer: TestIssuer) -> None:
+    response = await client.get(PRIVATE, params={"access_token": issuer.token()})
+    assert response.status_code == 200
+
+
+async def test_token_in_form_body(client: httpx.AsyncClient, issuer: TestIssuer) -> None:
+    response = await client.post(PRIVATE, data={"access_token": issuer.token()})
+    assert response.status_code == 200
+
+
+async def test_token_in_json_body_is_not_a_token(
+    client: httpx.AsyncClient, issuer: TestIssuer
+) -> None:
+    response = await client.post(PRIVATE, json={"access_token": issuer.token()})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Bearer realm="api"'
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["header+query", "header+form", "query+form", "query-twice"],
+)
+async def test_more_than_one_method_is_400(
+    client: httpx.AsyncClient, issuer: TestIssuer, where: str
+) -> None:
+    token = issuer.token()
+    headers = {"Authorization": f"Bearer {token}"} if "header" in where else {}
+    params: list[tuple[str, str]] = []
+    if "query" in where:
+        params.append(("access_token", token))
+    if where == "query-twice":
+        params.append(("access_token", token))
+    data = {"access_token": token} if "form" in where else None
+    response = await client.post(PRIVATE, headers=headers, params=params, data=data)
+    assert response.status_code == 400
+    assert 'error="invalid_request"' in response.headers["www-authenticate"]
+
+
+async def test_oversized_form_body_is_refused_unread(client: httpx.AsyncClient) -> None:
+    response = await client.post(PRIVATE, data={"access_token": "a", "pad": "x" * 100_000})
+    assert response.status_code == 400
