@@ -28,6 +28,7 @@ DEFAULT_SESSIONS = 10_000
 SEED_BATCH = 1_000  # copies per request: keeps each request short
 SEEDED_TARGET = ("--factory", "bench.seeding:create_seeded_app")
 MB = 1_000_000
+TARGET_RSS = 100 * MB  # the target for the app with DEFAULT_SESSIONS live sessions
 
 
 class RedisMissing(RuntimeError):
