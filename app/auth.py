@@ -1,0 +1,122 @@
+"""Login, callback and logout: the OpenID Connect code flow with PKCE, done on the server.
+
+Authlib keeps state, nonce and the PKCE verifier in the server session between `/login` and
+`/callback`; the tokens it gets back stay in the session too.  The browser only ever holds
+the session cookie, which is replaced at login (no session fixation).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+from authlib.integrations.starlette_client import OAuthError
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse
+from joserfc.errors import JoseError
+
+from app.auth_errors import AuthFlowError
+from app.config import Settings
+from app.csrf import CsrfProtected
+from app.deps import SettingsDep
+from app.oidc import is_auth0_like, provider, provider_metadata
+from app.session_middleware import rotate_session
+from app.tokens import store_token_set
+
+router = APIRouter(tags=["auth"])
+
+RETURN_TO_KEY = "return_to"
+# ID-token claims that are protocol plumbing or tie to the tenant's session: not shown.
+HIDDEN_CLAIMS = frozenset({"nonce", "at_hash", "c_hash", "sid"})
+PROFILE_CLAIMS = ("sub", "name", "email", "picture", "nickname", "email_verified")
+# Errors the tenant may send back to /callback that have their own message on /error.
+PROVIDER_ERRORS = frozenset(
+    {"access_denied", "login_required", "consent_required", "interaction_required"}
+)
+
+
+def safe_return_to(value: str | None) -> str:
+    """`value` when it is a same-origin path ('/x'), else '/': never an open redirect."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return "/"
+    if any(ch in value for ch in "\\\r\n\t") or any(ord(ch) < 0x20 for ch in value):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return value
+
+
+@router.get("/login")
+async def login(
+    request: Request,
+    settings: SettingsDep,
+    return_to: str | None = Query(default=None, alias="returnTo"),
+) -> RedirectResponse:
+    request.session[RETURN_TO_KEY] = safe_return_to(return_to)
+    extra = {"audience": settings.auth0_audience} if settings.auth0_audience else {}
+    try:
+        response: RedirectResponse = await provider(request).authorize_redirect(
+            request, f"{settings.app_base_url}/callback", **extra
+        )
+    except (httpx.HTTPError, ValueError) as exc:
+        raise AuthFlowError("tenant_unavailable", 502) from exc
+    return response
+
+
+@router.get("/callback")
+async def callback(request: Request, settings: SettingsDep) -> RedirectResponse:
+    token = await _exchange_code(request)
+    return_to = safe_return_to(request.session.get(RETURN_TO_KEY))
+    claims = dict(token.get("userinfo") or {})
+    if not claims.get("sub"):
+        raise AuthFlowError("login_failed")
+    rotate_session(request)  # a new session id once the user is known
+    session = request.session
+    session.clear()
+    session["user"] = {key: claims[key] for key in PROFILE_CLAIMS if key in claims}
+    session["id_token_claims"] = {k: v for k, v in claims.items() if k not in HIDDEN_CLAIMS}
+    session["id_token"] = token.get("id_token", "")
+    store_token_set(session, token, settings.auth0_audience)
+    return RedirectResponse(return_to, status_code=303)
+
+
+async def _exchange_code(request: Request) -> dict[str, Any]:
+    """The token response, with the verified ID-token claims under 'userinfo'."""
+    try:
+        token: dict[str, Any] = await provider(request).authorize_access_token(request)
+    except OAuthError as exc:
+        if exc.error == "mismatching_state":
+            raise AuthFlowError("state_mismatch") from exc
+        raise AuthFlowError(exc.error if exc.error in PROVIDER_ERRORS else "login_failed") from exc
+    except JoseError as exc:
+        raise AuthFlowError("invalid_id_token") from exc
+    except (httpx.HTTPError, ValueError) as exc:
+        raise AuthFlowError("tenant_unavailable", 502) from exc
+    return token
+
+
+@router.post("/logout")
+async def logout(request: Request, settings: SettingsDep, _csrf: CsrfProtected) -> RedirectResponse:
+    id_token = str(request.session.get("id_token") or "")
+    request.session.clear()  # an empty session is deleted from the store, its cookie expired
+    try:
+        metadata = await provider_metadata(request)
+    except (httpx.HTTPError, ValueError):
+        metadata = {}  # tenant down: still end the local session, via Auth0's URL shape
+    return RedirectResponse(logout_url(settings, metadata, id_token), status_code=303)
+
+
+def logout_url(settings: Settings, metadata: dict[str, Any], id_token: str) -> str:
+    """Auth0's `/v2/logout`, or standard RP-initiated logout for other providers."""
+    home = f"{settings.app_base_url}/"
+    if is_auth0_like(settings, metadata):
+        query = {"client_id": settings.auth0_client_id, "returnTo": home}
+        return f"{settings.issuer}v2/logout?{urlencode(query)}"
+    query = {"client_id": settings.auth0_client_id, "post_logout_redirect_uri": home}
+    if id_token:
+        query["id_token_hint"] = id_token
+    endpoint = str(metadata["end_session_endpoint"])
+    separator = "&" if "?" in endpoint else "?"
+    return f"{endpoint}{separator}{urlencode(query)}"

@@ -1,0 +1,72 @@
+"""The process's one outgoing HTTP client, made in the app's lifespan and shared by all users.
+
+Every request it sends passes the allow-list interceptor, so a token only ever goes where
+the allow-list says; the user's token source travels with each request (see
+app/token_source.py), not with the client.
+"""
+
+from __future__ import annotations
+
+from http.cookiejar import Cookie, CookieJar, CookiePolicy
+from urllib.request import Request
+
+import httpx
+
+from app.config import Settings
+from app.interceptor import AllowListAuth, default_allowed_list
+
+CONNECT_TIMEOUT = 3.0  # seconds to open a connection; a backend that slow is down
+READ_TIMEOUT = 10.0  # seconds between two chunks of a response before giving up
+WRITE_TIMEOUT = 10.0  # seconds between two chunks of a request body
+POOL_TIMEOUT = 3.0  # seconds to wait for a free connection from the pool
+MAX_CONNECTIONS = 100  # concurrent connections across all hosts
+MAX_KEEPALIVE_CONNECTIONS = 20  # idle connections kept open for reuse
+
+DEFAULT_TIMEOUT = httpx.Timeout(
+    connect=CONNECT_TIMEOUT, read=READ_TIMEOUT, write=WRITE_TIMEOUT, pool=POOL_TIMEOUT
+)
+DEFAULT_LIMITS = httpx.Limits(
+    max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS
+)
+
+
+class NoCookies(CookiePolicy):
+    """Refuses every cookie: the client is shared by all users, so a jar would leak between them."""
+
+    netscape = True
+    rfc2965 = False
+    hide_cookie2 = True
+
+    def set_ok(self, cookie: Cookie, request: Request) -> bool:
+        return False
+
+    def return_ok(self, cookie: Cookie, request: Request) -> bool:
+        return False
+
+    def domain_return_ok(self, domain: str, request: Request) -> bool:
+        return False
+
+    def path_return_ok(self, path: str, request: Request) -> bool:
+        return False
+
+
+def create_http_client(
+    settings: Settings,
+    *,
+    timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    limits: httpx.Limits = DEFAULT_LIMITS,
+) -> httpx.AsyncClient:
+    """The shared client; InvalidAllowList (one sentence) if the allow-list is bad.
+
+    Redirects are not followed: the proxy hands them to the browser as they are, and the
+    interceptor never has to decide whether a redirect target deserves the token.  Cookies
+    are never stored: one user's API cookie must not ride along on another user's call.
+    """
+    auth = AllowListAuth(default_allowed_list(settings))
+    return httpx.AsyncClient(
+        auth=auth,
+        timeout=timeout,
+        limits=limits,
+        follow_redirects=False,
+        cookies=CookieJar(policy=NoCookies()),
+    )

@@ -1,0 +1,93 @@
+"""The frontend application: `create_app()` and the lazily built module-level `app`.
+
+`uvicorn app.main:app` imports `app` through the module `__getattr__`, so tests import
+`create_app` without a `.env`, and bad settings stop start-up with one sentence.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
+
+from app import auth, pages
+from app.config import Settings, SettingsError, get_settings
+from app.handlers import register_exception_handlers
+from app.http import create_http_client
+from app.middleware import AccessLogMiddleware, SecurityHeadersMiddleware
+from app.oidc import create_oauth
+from app.proxy import create_proxy_router
+from app.session_middleware import ServerSessionMiddleware
+from app.session_store import create_session_store
+from app.templating import STATIC_DIR
+from app.tokens import RefreshCoordinator, get_tokens
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    # The session middleware is built before the lifespan runs, so the store is made here;
+    # the lifespan closes it.
+    store = create_session_store(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with create_http_client(settings) as http:
+            app.state.http = http
+            app.state.oauth = create_oauth(settings, http)
+            try:
+                yield
+            finally:
+                await store.aclose()
+
+    app = FastAPI(
+        title="Call an API - web app",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.settings = settings
+    app.state.refreshes = RefreshCoordinator()
+
+    app.include_router(auth.router)
+    app.include_router(pages.router)
+    # The proxy reads the user's token manager from request.state.token_source.
+    app.include_router(create_proxy_router(settings), dependencies=[Depends(get_tokens)])
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    register_exception_handlers(app)
+
+    # Added innermost first: the access log and headers wrap everything, 503 pages included.
+    app.add_middleware(
+        ServerSessionMiddleware,
+        store=store,
+        secret=settings.session_secret,
+        idle_timeout=settings.session_idle_timeout,
+        absolute_timeout=settings.session_absolute_timeout,
+        secure=settings.cookie_secure,
+    )
+    app.add_middleware(SecurityHeadersMiddleware, issuer=settings.issuer)
+    app.add_middleware(AccessLogMiddleware)
+    return app
+
+
+def _app_from_environment() -> FastAPI:
+    try:
+        return create_app()
+    except ValidationError as exc:
+        message = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+    except SettingsError as exc:
+        message = str(exc)
+    print(f"Cannot start the web app: {message}", file=sys.stderr)
+    raise SystemExit(1)
+
+
+def __getattr__(name: str) -> FastAPI:
+    if name == "app":
+        app = _app_from_environment()
+        globals()["app"] = app  # build once; later lookups find the global directly
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

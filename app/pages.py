@@ -1,0 +1,170 @@
+"""The server-rendered pages: home, external API, profile, error."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import httpx
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from app.auth_errors import LoginRequired
+from app.csrf import CsrfProtected
+from app.deps import HttpDep, SettingsDep, current_user
+from app.templating import error_text, render
+from app.token_source import TokenUnavailable, token_extensions
+from app.tokens import TokensDep
+
+router = APIRouter(tags=["pages"])
+
+# The API routes the External API page calls (same paths through the /api proxy).
+API_ENDPOINTS = {
+    "external": "/api/external",
+    "public": "/api/public",
+    "private-scoped": "/api/private-scoped",
+}
+# One message per failure; the page's script reads the same texts from data attributes.
+API_MESSAGES = {
+    "login_required": "Your session has expired or you are logged out: log in again.",
+    "forbidden": "Your access token lacks the scope this endpoint needs (read:messages).",
+    "api_down": "The API is not running. Start it with: uv run honcho start api",
+    "api_error": "The API answered with an unexpected error.",
+}
+THEMES = ("system", "light", "dark")
+SAVE_STATUS = {"saved": "Theme saved.", "failed": "The theme could not be saved."}
+
+
+def require_user(request: Request) -> dict[str, Any]:
+    user = current_user(request)
+    if user is None:
+        raise LoginRequired(request.url.path)
+    return user
+
+
+UserDep = Annotated[dict[str, Any], Depends(require_user)]
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    return render(request, "home.html")
+
+
+@router.get("/error")
+async def error_page(request: Request, code: str | None = None) -> Response:
+    known, title, advice = error_text(code)
+    return render(request, "error.html", {"code": known, "title": title, "advice": advice})
+
+
+@router.get("/external-api")
+async def external_api(request: Request, settings: SettingsDep, _user: UserDep) -> Response:
+    return _external_api_page(request, settings.auth0_audience, None)
+
+
+@router.post("/external-api")
+async def external_api_call(
+    request: Request,
+    settings: SettingsDep,
+    http: HttpDep,
+    tokens: TokensDep,
+    _user: UserDep,
+    _csrf: CsrfProtected,
+    endpoint: Annotated[str, Form()] = "external",
+) -> Response:
+    """The no-JavaScript path: the server calls the API and renders the answer."""
+    path = API_ENDPOINTS.get(endpoint, API_ENDPOINTS["external"])
+    try:
+        response = await http.get(
+            f"{settings.api_base_url}{path}", extensions=token_extensions(tokens)
+        )
+    except TokenUnavailable:
+        return _external_api_page(request, settings.auth0_audience, {"error": "login_required"})
+    except httpx.HTTPError:
+        return _external_api_page(request, settings.auth0_audience, {"error": "api_down"})
+    return _external_api_page(request, settings.auth0_audience, _api_result(path, response))
+
+
+def _api_result(path: str, response: httpx.Response) -> dict[str, Any]:
+    status = response.status_code
+    if status == 200:
+        try:
+            return {"path": path, "json": json.dumps(response.json(), indent=2)}
+        except ValueError:
+            return {"path": path, "error": "api_error"}
+    errors = {401: "login_required", 403: "forbidden", 502: "api_down", 504: "api_down"}
+    return {"path": path, "status": status, "error": errors.get(status, "api_error")}
+
+
+def _external_api_page(request: Request, audience: str, result: dict[str, Any] | None) -> Response:
+    if result and "error" in result:
+        result["message"] = API_MESSAGES[result["error"]]
+    context = {
+        "audience": audience,
+        "endpoints": API_ENDPOINTS,
+        "messages": API_MESSAGES,
+        "result": result,
+    }
+    return render(request, "external_api.html", context)
+
+
+def _user_url(issuer: str, sub: str) -> str:
+    return f"{issuer}api/v2/users/{quote(sub, safe='')}"
+
+
+@router.get("/profile")
+async def profile(
+    request: Request,
+    settings: SettingsDep,
+    http: HttpDep,
+    tokens: TokensDep,
+    user: UserDep,
+    status: str | None = None,
+) -> Response:
+    metadata = await _user_metadata(http, tokens, _user_url(settings.issuer, user["sub"]))
+    context = {
+        "claims": json.dumps(request.session.get("id_token_claims") or {}, indent=2),
+        "metadata": metadata,
+        "metadata_json": json.dumps(metadata, indent=2) if metadata is not None else "",
+        "themes": THEMES,
+        "status_message": SAVE_STATUS.get(status or ""),
+    }
+    return render(request, "profile.html", context)
+
+
+async def _user_metadata(
+    http: httpx.AsyncClient, tokens: TokensDep, url: str
+) -> dict[str, Any] | None:
+    """`user_metadata` from the Management API, or None when there is none to ask."""
+    try:
+        response = await http.get(url, extensions=token_extensions(tokens))
+        response.raise_for_status()
+        body = response.json()
+    except (TokenUnavailable, httpx.HTTPError, ValueError):
+        return None
+    metadata = body.get("user_metadata") if isinstance(body, dict) else None
+    return metadata if isinstance(metadata, dict) else {}
+
+
+@router.post("/profile")
+async def save_profile(
+    settings: SettingsDep,
+    http: HttpDep,
+    tokens: TokensDep,
+    user: UserDep,
+    _csrf: CsrfProtected,
+    theme: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    """Saves the theme in `user_metadata`, then redirects (POST-redirect-GET)."""
+    outcome = "failed"
+    if theme in THEMES:
+        try:
+            response = await http.patch(
+                _user_url(settings.issuer, user["sub"]),
+                json={"user_metadata": {"theme": theme}},
+                extensions=token_extensions(tokens),
+            )
+            outcome = "saved" if response.is_success else "failed"
+        except (TokenUnavailable, httpx.HTTPError):
+            outcome = "failed"
+    return RedirectResponse(f"/profile?status={outcome}", status_code=303)

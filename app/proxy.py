@@ -1,0 +1,233 @@
+"""`/api/*` on the app goes to `API_BASE_URL/api/*`: Angular's proxy.conf.json, server-side.
+
+The browser never holds a token: it calls the app, and the app's one shared client sends the
+call on through the allow-list interceptor, which attaches the user's access token.  Bodies
+stream both ways.  The browser's cookies and `Authorization` never reach the API, hop-by-hop
+headers stay on their hop, and the API's `Set-Cookie` never reaches the browser (the API must
+not set cookies on the app's origin).  Incoming `X-Forwarded-*` and `Forwarded` are replaced
+with the app's own view, as they could be forged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import quote, unquote
+
+import httpx
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.background import BackgroundTask
+from starlette.responses import StreamingResponse
+
+from app.config import Settings
+from app.token_source import TokenSource, TokenUnavailable, token_extensions
+
+logger = logging.getLogger(__name__)
+
+PROXY_PREFIX = "/api/"
+PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+# Hop-by-hop headers (RFC 9110 7.6.1) plus those that must not cross the proxy either way.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+REQUEST_DROP = HOP_BY_HOP | {"host", "cookie", "authorization", "expect", "forwarded"}
+RESPONSE_DROP = HOP_BY_HOP | {"set-cookie"}
+# Decode this many times when looking for `..`: a backend or a framework may decode again.
+MAX_DECODE_ROUNDS = 3
+# Characters left as they are when the checked path is encoded again for the API.
+PATH_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+class ProxyError(Exception):
+    """Base of the proxy's errors; each becomes a JSON `{error, error_description}` reply."""
+
+    status_code = 500
+    error = "proxy_error"
+    description = "The API call failed."
+
+
+class InvalidProxyPath(ProxyError):
+    """Raised when a path under /api/ could escape it (`..`, `//`, backslashes, controls)."""
+
+    status_code = 400
+    error = "invalid_path"
+    description = "The API path is not allowed."
+
+
+class LoginRequired(ProxyError):
+    """Raised when the API needs the user's token and none can be had without logging in."""
+
+    status_code = 401
+    error = "login_required"
+    description = "Log in again to call the API."
+
+
+class UpstreamUnavailable(ProxyError):
+    """Raised when the API (or the tenant's token endpoint) cannot be reached or hangs up."""
+
+    status_code = 502
+    error = "bad_gateway"
+    description = "The API is unavailable; try again shortly."
+
+
+class UpstreamTimeout(ProxyError):
+    """Raised when the API does not answer within the shared client's timeouts."""
+
+    status_code = 504
+    error = "gateway_timeout"
+    description = "The API took too long to answer; try again shortly."
+
+
+async def _proxy_error_response(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ProxyError)
+    body = {"error": exc.error, "error_description": exc.description}
+    return JSONResponse(body, status_code=exc.status_code, headers={"Cache-Control": "no-store"})
+
+
+ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
+# main.py registers these: FastAPI(exception_handlers=...) or app.exception_handlers.update(...).
+PROXY_EXCEPTION_HANDLERS: dict[int | type[Exception], ExceptionHandler] = {
+    ProxyError: _proxy_error_response
+}
+
+
+def _is_unsafe(path: str) -> bool:
+    segments = path.split("/")
+    return (
+        "\\" in path
+        or any(ord(c) < 0x20 or ord(c) == 0x7F for c in path)
+        or any(segment in (".", "..") for segment in segments)
+        or "" in segments[:-1]  # `//` or a leading `/`; a trailing slash is fine
+    )
+
+
+def checked_path(path: str) -> str:
+    """The decoded path after /api/, encoded for the API; InvalidProxyPath if it could escape."""
+    probe = path
+    for _ in range(MAX_DECODE_ROUNDS):
+        if _is_unsafe(probe):
+            raise InvalidProxyPath
+        decoded = unquote(probe)
+        if decoded == probe:
+            break
+        probe = decoded
+    else:
+        raise InvalidProxyPath  # encoded more deeply than any honest client does
+    return quote(path, safe=PATH_SAFE)
+
+
+def _connection_tokens(headers: httpx.Headers) -> set[str]:
+    """Header names the sender listed in `Connection`: hop-by-hop by declaration."""
+    return {
+        name.strip().lower()
+        for value in headers.get_list("connection")
+        for name in value.split(",")
+        if name.strip()
+    }
+
+
+def _filtered(headers: httpx.Headers, drop: frozenset[str]) -> list[tuple[bytes, bytes]]:
+    dropped = drop | _connection_tokens(headers)
+    return [
+        (name, value)
+        for name, value in headers.raw
+        if name.decode("latin-1").lower() not in dropped
+    ]
+
+
+def _outgoing_headers(request: Request) -> list[tuple[bytes, bytes]]:
+    incoming = httpx.Headers(request.headers.raw)
+    headers = [
+        (name, value)
+        for name, value in _filtered(incoming, REQUEST_DROP)
+        if not name.lower().startswith(b"x-forwarded-")
+    ]
+    forwarded = {
+        "x-forwarded-for": request.client.host if request.client else "",
+        "x-forwarded-proto": request.url.scheme,
+        "x-forwarded-host": request.headers.get("host", ""),
+    }
+    headers += [(k.encode(), v.encode("latin-1")) for k, v in forwarded.items() if v]
+    return headers
+
+
+def _request_body(request: Request) -> AsyncIterator[bytes] | None:
+    """The body as a stream, or None when the browser sent none (no chunked empty body)."""
+    has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
+    return request.stream() if has_body else None
+
+
+async def _relay(upstream: httpx.Response) -> AsyncIterator[bytes]:
+    """The API's body as it came (still compressed, if it was), closing it however it ends.
+
+    A failure half-way is not caught: the status is already sent, and letting it raise makes
+    the server abort the connection, so the browser sees a broken download, not a short one.
+    """
+    try:
+        async for chunk in upstream.aiter_raw():
+            yield chunk
+    finally:
+        await upstream.aclose()
+
+
+async def _send(client: httpx.AsyncClient, outgoing: httpx.Request) -> httpx.Response:
+    """Send through the interceptor, turning transport and token failures into ProxyErrors."""
+    try:
+        return await client.send(outgoing, stream=True)
+    except TokenUnavailable as exc:
+        if exc.error == "token_endpoint_unavailable":
+            raise UpstreamUnavailable from exc
+        raise LoginRequired from exc
+    except httpx.TimeoutException as exc:
+        logger.warning("API timed out: %s %s", outgoing.method, outgoing.url.path)
+        raise UpstreamTimeout from exc
+    except httpx.TransportError as exc:
+        logger.warning("API unreachable: %s %s (%s)", outgoing.method, outgoing.url.path, exc)
+        raise UpstreamUnavailable from exc
+
+
+def create_proxy_router(settings: Settings) -> APIRouter:
+    """The `/api/{path}` router for `settings.api_base_url`; needs `app.state.http`.
+
+    The user's token source is read from `request.state.token_source` (set by the app's
+    token-manager middleware or dependency); without one only anonymous entries go out.
+    """
+    router = APIRouter()
+    api_base = settings.api_base_url
+
+    @router.api_route("/api/{path:path}", methods=PROXY_METHODS, include_in_schema=False)
+    async def proxy(request: Request, path: str) -> Response:
+        url = httpx.URL(f"{api_base}{PROXY_PREFIX}{checked_path(path)}")
+        query = request.scope.get("query_string", b"")
+        if query:
+            url = url.copy_with(query=query)
+        client: httpx.AsyncClient = request.app.state.http
+        source: TokenSource | None = getattr(request.state, "token_source", None)
+        outgoing = client.build_request(
+            request.method,
+            url,
+            headers=_outgoing_headers(request),
+            content=_request_body(request),
+            extensions=token_extensions(source),
+        )
+        upstream = await _send(client, outgoing)
+        response = StreamingResponse(
+            _relay(upstream),
+            status_code=upstream.status_code,
+            background=BackgroundTask(upstream.aclose),  # if the body is never iterated
+        )
+        response.raw_headers = _filtered(upstream.headers, RESPONSE_DROP)
+        return response
+
+    return router

@@ -1,0 +1,219 @@
+"""The session's token manager: the server-side twin of auth0-spa-js `getTokenSilently()`.
+
+Token sets live in the server session, one per audience and scope.  A cached access token is
+used while it stays valid for `TOKEN_MIN_TTL` more seconds; after that the refresh token buys
+a new one at the token endpoint (for another audience too: Auth0's multi-resource refresh
+tokens), and a rotated refresh token replaces the old one.  Nothing here reaches the browser.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import time
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import httpx
+from fastapi import Depends, Request
+
+from app.config import Settings
+from app.deps import get_app_settings, get_http
+from app.oidc import provider_metadata
+from app.token_source import TokenUnavailable
+
+TOKEN_MIN_TTL = 60  # seconds a cached access token must still be valid to be used
+REFRESH_REUSE_GRACE = 10.0  # seconds a finished refresh answers requests holding the old token
+TOKENS_KEY = "tokens"  # session key: {token_key: token set}
+REFRESH_KEY = "refresh_token"
+
+TokenSet = dict[str, Any]  # access_token, expires_at, scope, audience
+Session = MutableMapping[str, Any]
+
+
+class RefreshRejected(TokenUnavailable):
+    """Raised when the tenant answers `invalid_grant`: the refresh token is dead (revoked,
+    expired or reused), so the session's tokens are cleared and the user must log in."""
+
+    def __init__(self) -> None:
+        super().__init__("login_required", "The session has expired; please log in again.")
+
+
+def token_key(audience: str, scope: str | None) -> str:
+    return f"{audience} {' '.join(sorted(set((scope or '').split())))}".strip()
+
+
+def store_token_set(session: Session, token: Mapping[str, Any], audience: str) -> None:
+    """Keep an access token (from login or a refresh) and the rotated refresh token."""
+    expires_at = token.get("expires_at") or time.time() + float(token.get("expires_in", 0))
+    token_set: TokenSet = {
+        "access_token": token["access_token"],
+        "expires_at": float(expires_at),
+        "scope": str(token.get("scope", "")),
+        "audience": audience,
+    }
+    tokens = dict(session.get(TOKENS_KEY) or {})
+    tokens[token_key(audience, token_set["scope"])] = token_set
+    session[TOKENS_KEY] = tokens
+    if token.get("refresh_token"):
+        session[REFRESH_KEY] = token["refresh_token"]
+
+
+def clear_tokens(session: Session) -> None:
+    session.pop(TOKENS_KEY, None)
+    session.pop(REFRESH_KEY, None)
+
+
+class RefreshCoordinator:
+    """Merges concurrent refreshes of one session into one POST to the token endpoint.
+
+    Requests of one session hold the same refresh token (it is a per-session secret), so a
+    digest of it and the wanted audience and scope is the key.  A finished refresh stays
+    visible for `REFRESH_REUSE_GRACE` seconds: a request that loaded the session before the
+    rotated refresh token was saved gets the same answer instead of replaying the old token.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, asyncio.Task[dict[str, Any]]] = {}
+
+    async def run(
+        self, refresh_token: str, key: str, refresh: Callable[[], Awaitable[dict[str, Any]]]
+    ) -> dict[str, Any]:
+        digest = hashlib.sha256(f"{refresh_token}\n{key}".encode()).hexdigest()
+        task = self._tasks.get(digest)
+        if task is None:
+            task = asyncio.ensure_future(refresh())
+            self._tasks[digest] = task
+            task.add_done_callback(lambda done: self._forget_later(digest, done))
+        # shield: one cancelled request must not cancel the refresh others are waiting on
+        return await asyncio.shield(task)
+
+    def _forget_later(self, digest: str, task: asyncio.Task[dict[str, Any]]) -> None:
+        if task.cancelled() or task.exception() is not None:
+            self._tasks.pop(digest, None)  # failures are retried by the next request
+        else:
+            asyncio.get_running_loop().call_later(
+                REFRESH_REUSE_GRACE, self._tasks.pop, digest, None
+            )
+
+
+def _basic_auth(client_id: str, client_secret: str) -> str:
+    # RFC 6749 2.3.1: form-urlencode both parts before base64.
+    raw = f"{quote(client_id, safe='')}:{quote(client_secret, safe='')}".encode()
+    return "Basic " + base64.b64encode(raw).decode()
+
+
+def _scopes(scope: str | None) -> set[str]:
+    return set((scope or "").split())
+
+
+class SessionTokens:
+    """`TokenSource` for one request's session."""
+
+    def __init__(
+        self,
+        session: Session,
+        settings: Settings,
+        http: httpx.AsyncClient,
+        metadata: Callable[[], Awaitable[dict[str, Any]]],
+        refreshes: RefreshCoordinator,
+    ) -> None:
+        self._session = session
+        self._settings = settings
+        self._http = http
+        self._metadata = metadata
+        self._refreshes = refreshes
+
+    def cached(self, audience: str, scope: str | None) -> TokenSet | None:
+        """A stored token set for `audience` granting every scope of `scope`, if any."""
+        wanted = _scopes(scope)
+        for token_set in (self._session.get(TOKENS_KEY) or {}).values():
+            if token_set.get("audience") == audience and wanted <= _scopes(token_set["scope"]):
+                return dict(token_set)
+        return None
+
+    async def get_access_token(self, audience: str | None = None, scope: str | None = None) -> str:
+        audience = audience or self._settings.auth0_audience
+        token_set = self.cached(audience, scope)
+        if token_set and token_set["expires_at"] - time.time() > TOKEN_MIN_TTL:
+            return str(token_set["access_token"])
+        if not self._session.get("user"):
+            raise TokenUnavailable("login_required", "No user is logged in.")
+        refresh_token = self._session.get(REFRESH_KEY)
+        if not refresh_token:
+            raise TokenUnavailable("missing_refresh_token", "The session has no refresh token.")
+        try:
+            token = await self._refreshes.run(
+                refresh_token,
+                token_key(audience, scope),
+                lambda: self._refresh(refresh_token, audience, scope),
+            )
+        except RefreshRejected:
+            clear_tokens(self._session)
+            raise
+        store_token_set(self._session, {"scope": scope or "", **token}, audience)
+        return str(token["access_token"])
+
+    async def _refresh(
+        self, refresh_token: str, audience: str, scope: str | None
+    ) -> dict[str, Any]:
+        try:
+            metadata = await self._metadata()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise TokenUnavailable("token_endpoint_unavailable", "The tenant is down.") from exc
+        form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        if audience:
+            form["audience"] = audience
+        if scope:
+            form["scope"] = scope
+        headers = {"Accept": "application/json"}
+        settings = self._settings
+        methods = metadata.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
+        if "client_secret_basic" in methods:
+            headers["Authorization"] = _basic_auth(
+                settings.auth0_client_id, settings.auth0_client_secret
+            )
+        else:
+            form |= {"client_id": settings.auth0_client_id}
+            form |= {"client_secret": settings.auth0_client_secret}
+        try:
+            response = await self._http.post(metadata["token_endpoint"], data=form, headers=headers)
+        except httpx.HTTPError as exc:
+            raise TokenUnavailable("token_endpoint_unavailable", "The tenant is down.") from exc
+        return _token_response(response)
+
+
+def _token_response(response: httpx.Response) -> dict[str, Any]:
+    if response.status_code >= 500:
+        raise TokenUnavailable("token_endpoint_unavailable", "The tenant had an error.")
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise TokenUnavailable("token_endpoint_unavailable", "The tenant answered nonsense.")
+    if response.status_code == 200 and isinstance(body.get("access_token"), str):
+        return body
+    error = str(body.get("error") or "login_required")
+    if error == "invalid_grant":
+        raise RefreshRejected()
+    # Only the code travels on: descriptions from the tenant are not shown to users.
+    raise TokenUnavailable(error if error.isidentifier() else "login_required")
+
+
+def get_tokens(request: Request) -> SessionTokens:
+    """The token manager for this request's session; the proxy finds it on `request.state`."""
+    source = SessionTokens(
+        request.session,
+        get_app_settings(request),
+        get_http(request),
+        lambda: provider_metadata(request),
+        request.app.state.refreshes,
+    )
+    request.state.token_source = source
+    return source
+
+
+TokensDep = Annotated[SessionTokens, Depends(get_tokens)]

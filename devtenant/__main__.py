@@ -1,0 +1,58 @@
+"""`python -m devtenant [--host 127.0.0.1] [--port 4000] [--reset]` and
+`python -m devtenant rotate-keys`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import uvicorn
+
+from devtenant import keys, store
+from devtenant.config import Settings, SettingsError, get_settings
+
+DEFAULT_HOST = "127.0.0.1"  # loopback: the dev tenant must not be reachable from the network
+DEFAULT_PORT = 4000
+BANNER = (
+    "devtenant: a local Auth0-compatible tenant FOR DEVELOPMENT ONLY "
+    "(demo users, published secrets). Issuer {issuer}, data in {data_dir}/"
+)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m devtenant", description=__doc__)
+    parser.add_argument("command", nargs="?", choices=["serve", "rotate-keys"], default="serve")
+    parser.add_argument("--host", default=DEFAULT_HOST)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--reset", action="store_true", help="forget users' edits and keys")
+    return parser.parse_args(argv)
+
+
+def rotate_keys(settings: Settings) -> None:
+    kid = keys.rotate(settings.devtenant_data_dir, settings.max_token_lifetime)
+    print(f"devtenant: now signing with key {kid}; the previous key stays published.")
+
+
+def serve(settings: Settings, host: str, port: int, reset: bool) -> None:
+    from devtenant.main import create_app
+
+    if reset:
+        store.reset(settings.devtenant_data_dir)
+    print(BANNER.format(issuer=settings.issuer, data_dir=settings.devtenant_data_dir))
+    uvicorn.run(create_app(settings), host=host, port=port)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    try:
+        settings = get_settings()
+        if args.command == "rotate-keys":
+            rotate_keys(settings)
+        else:
+            serve(settings, args.host, args.port, args.reset)
+    except SettingsError as exc:
+        sys.exit(f"devtenant: {exc}")
+
+
+if __name__ == "__main__":
+    main()

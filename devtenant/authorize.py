@@ -1,0 +1,179 @@
+"""/authorize and the login page (/u/login): the browser half of the code flow.
+
+Nothing redirects until the client and its redirect_uri are known to be registered; before
+that every problem ends on the tenant's own error page, so the tenant can never be used as
+an open redirector.  After that, errors go back to the client as Auth0 sends them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from authlib.oauth2.rfc7636.challenge import CODE_CHALLENGE_PATTERN
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from devtenant.config import Client, User
+from devtenant.errors import BadParameters, ErrorPage, RedirectError, redirect_with
+from devtenant.grants import AuthorizationRequest, Session
+from devtenant.params import form_params, query_params, scopes_of
+from devtenant.scopes import lookup, resolve
+from devtenant.tenant import SESSION_COOKIE, TEMPLATES, Tenant, TenantDep
+
+PKCE_METHOD = "S256"
+KNOWN_PROMPTS = frozenset({"none", "login", "consent", "select_account"})
+WRONG_CREDENTIALS = "Wrong email or password."
+EXPIRED_LOGIN = "This login page has expired. Go back to the application and sign in again."
+
+router = APIRouter()
+
+
+def registered_client(tenant: Tenant, params: dict[str, str]) -> tuple[Client, str]:
+    """The client and redirect_uri, or the error page: never redirect to an unknown URL."""
+    client = tenant.registry.client(params.get("client_id", ""))
+    if client is None:
+        raise ErrorPage("Unknown client: check the client_id the application sends.")
+    redirect_uri = params.get("redirect_uri", "")
+    if redirect_uri not in client.callbacks:
+        raise ErrorPage("The redirect_uri is not one of this application's Allowed Callback URLs.")
+    return client, redirect_uri
+
+
+def parse_request(tenant: Tenant, params: dict[str, str]) -> AuthorizationRequest:
+    client, redirect_uri = registered_client(tenant, params)
+    state = params.get("state")
+
+    def fail(error: str, description: str) -> RedirectError:
+        return RedirectError(redirect_uri, error, description, state)
+
+    if params.get("response_type") != "code":
+        raise fail("unsupported_response_type", "Only response_type=code is supported.")
+    if params.get("response_mode", "query") != "query":
+        raise fail("invalid_request", "Only response_mode=query is supported.")
+    challenge = params.get("code_challenge")
+    method = params.get("code_challenge_method")
+    if challenge is not None:
+        if method != PKCE_METHOD:
+            raise fail("invalid_request", "code_challenge_method must be S256.")
+        if not CODE_CHALLENGE_PATTERN.match(challenge):
+            raise fail("invalid_request", "code_challenge is malformed.")
+    elif method is not None:
+        raise fail("invalid_request", "code_challenge_method without code_challenge.")
+    elif client.is_public:
+        raise fail("invalid_request", "Public clients must use PKCE with S256.")
+    audience = params.get("audience") or None
+    if audience is not None and tenant.registry.api(audience) is None:
+        raise fail("access_denied", "Service not found: the audience is not a registered API.")
+    prompts = set(scopes_of(params.get("prompt")))
+    if not prompts <= KNOWN_PROMPTS:
+        raise fail("invalid_request", "Unsupported prompt value.")
+    return AuthorizationRequest(
+        client_id=client.client_id,
+        redirect_uri=redirect_uri,
+        scopes=scopes_of(params.get("scope")),
+        audience=audience,
+        state=state,
+        nonce=params.get("nonce"),
+        code_challenge=challenge,
+        screen_hint=params.get("screen_hint"),
+    )
+
+
+def code_redirect(tenant: Tenant, request: AuthorizationRequest, session: Session) -> Response:
+    """Send the user back to the client with a code for what they may be granted."""
+    user = tenant.registry.user(session.user_id)
+    api = lookup(tenant.registry, request.audience)
+    granted = replace(request, scopes=resolve(api, user, request.scopes).scopes)
+    params = {"code": tenant.grants.issue_code(granted, session)}
+    if request.state is not None:
+        params["state"] = request.state
+    return redirect_with(request.redirect_uri, params)
+
+
+def login_page(
+    request: Request,
+    tenant: Tenant,
+    transaction_id: str,
+    auth_request: AuthorizationRequest,
+    *,
+    error: str | None = None,
+    email: str = "",
+) -> Response:
+    client = tenant.registry.client(auth_request.client_id)
+    context = {
+        "transaction_id": transaction_id,
+        "client_name": (client.name or client.client_id) if client else "",
+        "signup": auth_request.screen_hint == "signup",
+        "users": tenant.registry.users,
+        "picture": tenant.users.picture,
+        "error": error,
+        "email": email,
+    }
+    status = 401 if error else 200
+    return TEMPLATES.TemplateResponse(request, "login.html", context, status_code=status)
+
+
+def start_session(
+    tenant: Tenant, response: Response, user: User, old_cookie: str | None
+) -> Session:
+    tenant.grants.end_session(old_cookie)
+    cookie, session = tenant.grants.start_session(user.user_id)
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        max_age=int(tenant.grants.sessions.lifetime),
+        httponly=True,
+        samesite="lax",
+        secure=tenant.settings.issuer.startswith("https://"),
+        path="/",
+    )
+    return session
+
+
+@router.get("/authorize")
+async def authorize(request: Request, tenant: TenantDep) -> Response:
+    try:
+        params = query_params(request)
+    except BadParameters as exc:
+        raise ErrorPage(str(exc)) from exc
+    auth_request = parse_request(tenant, params)
+    prompts = set(scopes_of(params.get("prompt")))
+    session = (
+        None if "login" in prompts else tenant.grants.session(request.cookies.get(SESSION_COOKIE))
+    )
+    if session is not None and tenant.registry.user(session.user_id) is not None:
+        return code_redirect(tenant, auth_request, session)
+    if "none" in prompts:
+        raise RedirectError(
+            auth_request.redirect_uri, "login_required", "Login required", auth_request.state
+        )
+    transaction_id = tenant.grants.start_transaction(auth_request)
+    return login_page(request, tenant, transaction_id, auth_request)
+
+
+@router.post("/u/login")
+async def login(request: Request, tenant: TenantDep) -> Response:
+    try:
+        form = await form_params(request)
+    except BadParameters as exc:
+        raise ErrorPage(str(exc)) from exc
+    transaction_id = form.get("state", "")
+    auth_request = tenant.grants.transactions.get(transaction_id)
+    if auth_request is None:
+        raise ErrorPage(EXPIRED_LOGIN)
+    demo = form.get("demo")
+    if demo:
+        user = tenant.registry.user_by_email(demo)
+    else:
+        user = tenant.users.authenticate(form.get("username", ""), form.get("password", ""))
+    if user is None:
+        email = form.get("username", "")
+        return login_page(
+            request, tenant, transaction_id, auth_request, error=WRONG_CREDENTIALS, email=email
+        )
+    tenant.grants.transactions.pop(transaction_id)
+    response = Response(status_code=302)
+    session = start_session(tenant, response, user, request.cookies.get(SESSION_COOKIE))
+    redirect = code_redirect(tenant, auth_request, session)
+    response.headers["location"] = redirect.headers["location"]
+    return response

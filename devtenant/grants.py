@@ -1,0 +1,188 @@
+"""Short-lived, in-memory state: login transactions, tenant sessions, codes, refresh tokens.
+
+Only users' edits and signing keys persist (see store.py); a tenant restart logs everyone
+out of the tenant, as restarting a development server should.  Every table is bounded and
+entries expire, so a flood of /authorize requests cannot exhaust memory.  Refresh tokens
+and codes are kept as SHA-256 digests, never in the clear.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+TRANSACTION_LIFETIME = 30 * 60  # seconds a login page stays usable
+CODE_LIFETIME = 10 * 60  # seconds, like Auth0
+SESSION_LIFETIME = 7 * 24 * 60 * 60  # seconds of tenant single sign-on
+MAX_ENTRIES = 10_000  # per table; the oldest entries are dropped beyond this
+SECRET_BYTES = 32
+
+V = TypeVar("V")
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(SECRET_BYTES)
+
+
+def digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+class ExpiringTable(Generic[V]):
+    """A bounded mapping whose entries vanish after a lifetime."""
+
+    def __init__(self, lifetime: float, max_entries: int = MAX_ENTRIES) -> None:
+        self.lifetime = lifetime
+        self.max_entries = max_entries
+        self._items: OrderedDict[str, tuple[float, V]] = OrderedDict()
+
+    def put(self, key: str, value: V, lifetime: float | None = None) -> None:
+        expires = time.monotonic() + (self.lifetime if lifetime is None else lifetime)
+        self._items[key] = (expires, value)
+        self._items.move_to_end(key)
+        while len(self._items) > self.max_entries:
+            self._items.popitem(last=False)
+
+    def get(self, key: str) -> V | None:
+        item = self._items.get(key)
+        if item is None:
+            return None
+        if item[0] < time.monotonic():
+            del self._items[key]
+            return None
+        return item[1]
+
+    def pop(self, key: str) -> V | None:
+        value = self.get(key)
+        self._items.pop(key, None)
+        return value
+
+
+@dataclass
+class AuthorizationRequest:
+    """A validated /authorize request waiting for the user to log in."""
+
+    client_id: str
+    redirect_uri: str
+    scopes: list[str]
+    audience: str | None
+    state: str | None
+    nonce: str | None
+    code_challenge: str | None
+    screen_hint: str | None = None
+
+
+@dataclass
+class Session:
+    """The tenant's single sign-on session (cookie `devtenant_session`)."""
+
+    sid: str
+    user_id: str
+    auth_time: int
+
+
+@dataclass
+class Code:
+    """An authorization code: what was authorised, for whom, and whether it was used."""
+
+    request: AuthorizationRequest
+    user_id: str
+    sid: str
+    auth_time: int
+    used: bool = False
+    family_id: str | None = None  # the refresh-token family issued for it, revoked on replay
+
+
+@dataclass
+class RefreshFamily:
+    """Every refresh token descended from one authorization (rotation chain)."""
+
+    family_id: str
+    client_id: str
+    user_id: str
+    scopes: list[str]
+    audience: str | None
+    sid: str
+    auth_time: int
+    nonce: str | None
+    current: str = ""  # digest of the one token that may be used next
+    revoked: bool = False
+    issued: set[str] = field(default_factory=set)  # digests of every token ever issued
+
+
+class Grants:
+    """The tables above, and the rules for codes and refresh-token rotation."""
+
+    def __init__(self, refresh_lifetime: int) -> None:
+        self.transactions: ExpiringTable[AuthorizationRequest] = ExpiringTable(TRANSACTION_LIFETIME)
+        self.sessions: ExpiringTable[Session] = ExpiringTable(SESSION_LIFETIME)
+        self.codes: ExpiringTable[Code] = ExpiringTable(CODE_LIFETIME)
+        self.families: ExpiringTable[RefreshFamily] = ExpiringTable(refresh_lifetime)
+        self._token_family: ExpiringTable[str] = ExpiringTable(refresh_lifetime)
+
+    def start_transaction(self, request: AuthorizationRequest) -> str:
+        transaction_id = new_secret()
+        self.transactions.put(transaction_id, request)
+        return transaction_id
+
+    def start_session(self, user_id: str) -> tuple[str, Session]:
+        """A new session and the cookie value that names it."""
+        cookie = new_secret()
+        session = Session(sid=new_secret()[:32], user_id=user_id, auth_time=int(time.time()))
+        self.sessions.put(digest(cookie), session)
+        return cookie, session
+
+    def session(self, cookie: str | None) -> Session | None:
+        return self.sessions.get(digest(cookie)) if cookie else None
+
+    def end_session(self, cookie: str | None) -> None:
+        if cookie:
+            self.sessions.pop(digest(cookie))
+
+    def issue_code(self, request: AuthorizationRequest, session: Session) -> str:
+        code = new_secret()
+        self.codes.put(digest(code), Code(request, session.user_id, session.sid, session.auth_time))
+        return code
+
+    def code(self, code: str) -> Code | None:
+        return self.codes.get(digest(code))
+
+    def start_family(self, code: Code) -> str:
+        """A refresh token for what `code` authorised; replaying the code revokes it."""
+        request = code.request
+        family = RefreshFamily(
+            family_id=new_secret(),
+            client_id=request.client_id,
+            user_id=code.user_id,
+            scopes=request.scopes,
+            audience=request.audience,
+            sid=code.sid,
+            auth_time=code.auth_time,
+            nonce=request.nonce,
+        )
+        self.families.put(family.family_id, family)
+        code.family_id = family.family_id
+        return self.rotate(family)
+
+    def rotate(self, family: RefreshFamily) -> str:
+        """Issue the family's next refresh token; the previous one may never be used again."""
+        token = new_secret()
+        family.current = digest(token)
+        family.issued.add(family.current)
+        self._token_family.put(family.current, family.family_id)
+        return token
+
+    def family_of(self, token: str) -> tuple[RefreshFamily | None, bool]:
+        """The token's family and whether the token is the family's current one."""
+        family_id = self._token_family.get(digest(token))
+        family = self.families.get(family_id) if family_id else None
+        return family, family is not None and family.current == digest(token)
+
+    def revoke(self, family_id: str | None) -> None:
+        family = self.families.get(family_id) if family_id else None
+        if family is not None:
+            family.revoked = True

@@ -1,0 +1,60 @@
+"""The dev tenant's ASGI app: `create_app()` for tests, lazy `app` for uvicorn."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from devtenant import authorize, discovery, errors, logout, management, token, userinfo
+from devtenant.config import Settings, SettingsError, get_settings, load_registry
+from devtenant.tenant import PACKAGE_DIR, TEMPLATES, Tenant
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    registry = load_registry(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Made per start so a restarted server gets fresh locks on its own event loop,
+        # while users' edits and keys come back from the data folder.
+        app.state.tenant = Tenant.open(settings, registry)
+        yield
+
+    app = FastAPI(
+        title="devtenant",
+        description="A local Auth0-compatible tenant. For development only.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
+    for module in (discovery, authorize, token, userinfo, logout, management):
+        app.include_router(module.router)
+    origins = sorted({origin for client in registry.clients for origin in client.web_origins})
+    # Browsers of registered web origins may call the token, userinfo and Management API.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=origins,
+        allow_methods=["GET", "POST", "PATCH"],
+        allow_headers=["Authorization", "Content-Type"],
+    )
+    errors.install(app, TEMPLATES)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    """Build `app` on first use, so importing create_app never needs settings."""
+    if name != "app":
+        raise AttributeError(name)
+    try:
+        return create_app()
+    except SettingsError as exc:
+        sys.exit(f"devtenant: {exc}")

@@ -1,0 +1,91 @@
+"""The Management API subset a logged-in user may call on themselves.
+
+`GET/PATCH /api/v2/users/{id}` with a token for `{issuer}api/v2/`: `read:current_user`
+and `update:current_user_metadata` reach only the token's own user, like Auth0.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from devtenant.bearer import bearer_token, verify
+from devtenant.config import User
+from devtenant.errors import InvalidToken, ManagementError
+from devtenant.params import MAX_BODY_BYTES, scopes_of
+from devtenant.tenant import Tenant, TenantDep
+
+READ_SCOPE = "read:current_user"
+UPDATE_SCOPE = "update:current_user_metadata"
+UPDATABLE = frozenset({"user_metadata"})  # all that update:current_user_metadata may change
+
+router = APIRouter()
+
+
+def unauthorized(message: str) -> ManagementError:
+    return ManagementError(401, "Unauthorized", message, "invalid_token")
+
+
+def forbidden(scope: str) -> ManagementError:
+    message = f"Insufficient scope, expected any of: {scope}"
+    return ManagementError(403, "Forbidden", message, "insufficient_scope")
+
+
+def bad_request(message: str) -> ManagementError:
+    return ManagementError(400, "Bad Request", message, "invalid_body")
+
+
+def authorized_user(request: Request, tenant: Tenant, user_id: str, scope: str) -> User:
+    """The user `user_id`, if the bearer token is theirs and carries `scope`."""
+    settings = tenant.settings
+    try:
+        token = bearer_token(request)
+        claims = verify(
+            tenant.keys, token, issuer=settings.issuer, audience=settings.management_audience
+        )
+    except InvalidToken as exc:
+        raise unauthorized(exc.description) from exc
+    if scope not in scopes_of(claims.get("scope")) or claims["sub"] != user_id:
+        raise forbidden(scope)
+    user = tenant.registry.user(user_id)
+    if user is None:
+        raise ManagementError(404, "Not Found", "The user does not exist.", "inexistent_user")
+    return user
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise bad_request("The body must be application/json.")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > MAX_BODY_BYTES:
+            raise ManagementError(413, "Payload Too Large", "The body is too large.", "too_large")
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise bad_request("Payload validation error: invalid JSON.") from exc
+    if not isinstance(data, dict):
+        raise bad_request("Payload validation error: expected an object.")
+    return data
+
+
+@router.get("/api/v2/users/{user_id}")
+async def get_user(user_id: str, request: Request, tenant: TenantDep) -> JSONResponse:
+    user = authorized_user(request, tenant, user_id, READ_SCOPE)
+    return JSONResponse(tenant.users.profile(user))
+
+
+@router.patch("/api/v2/users/{user_id}")
+async def patch_user(user_id: str, request: Request, tenant: TenantDep) -> JSONResponse:
+    user = authorized_user(request, tenant, user_id, UPDATE_SCOPE)
+    body = await json_object(request)
+    if not body.keys() <= UPDATABLE:
+        raise forbidden("update:users")
+    metadata = body.get("user_metadata", {})
+    if not isinstance(metadata, dict):
+        raise bad_request("Payload validation error: user_metadata must be an object.")
+    return JSONResponse(await tenant.users.update_metadata(user, metadata))

@@ -1,0 +1,77 @@
+// External API page: call /api/* on this web app (same origin, session cookie only) and show
+// the JSON.  Without JavaScript the buttons post the form and the server renders the result.
+"use strict";
+
+function showResult(target, form, status, body) {
+  target.replaceChildren();
+  const messages = {
+    401: form.dataset.msgLoginRequired,
+    403: form.dataset.msgForbidden,
+    502: form.dataset.msgApiDown,
+    503: form.dataset.msgApiDown,
+    504: form.dataset.msgApiDown,
+  };
+  if (status === 200) {
+    const heading = document.createElement("h2");
+    heading.textContent = "Result";
+    const pre = document.createElement("pre");
+    const code = document.createElement("code");
+    code.textContent = JSON.stringify(body, null, 2);
+    pre.append(code);
+    target.append(heading, pre);
+    return;
+  }
+  const alert = document.createElement("div");
+  alert.className = "alert alert-error";
+  alert.setAttribute("role", "alert");
+  const text = document.createElement("p");
+  text.textContent = messages[status] || form.dataset.msgApiError;
+  alert.append(text);
+  if (status === 401) {
+    const link = document.createElement("a");
+    link.href = "/login?returnTo=/external-api";
+    link.textContent = "Log in again";
+    alert.append(link);
+  }
+  target.append(alert);
+}
+
+async function callApi(form, button, target) {
+  button.disabled = true;
+  try {
+    const response = await fetch(button.dataset.path, {
+      headers: { Accept: "application/json" },
+      credentials: "same-origin",
+    });
+    let body = null;
+    try { body = await response.json(); } catch (_) { body = null; }
+    showResult(target, form, response.status, body);
+  } catch (_) {
+    showResult(target, form, 502, null);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.getElementById("api-form");
+  const target = document.getElementById("api-result");
+  if (form && target) {
+    form.addEventListener("submit", (event) => {
+      const button = event.submitter;
+      if (!button || !button.dataset.path) return;
+      event.preventDefault();
+      callApi(form, button, target);
+    });
+  }
+  // Close the account menu with Escape, returning focus to its button.
+  const menu = document.querySelector(".user-menu");
+  if (menu) {
+    menu.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && menu.open) {
+        menu.open = false;
+        menu.querySelector("summary").focus();
+      }
+    });
+  }
+});
