@@ -44,7 +44,9 @@ class RedisServer:
     def start(self) -> RedisServer:
         args = [self.executable, "--port", str(self.port), "--bind", HOST]
         args += ["--save", "", "--appendonly", "no", "--dir", str(self.directory)]
-        self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._process = subprocess.Popen(  # fixed arguments, our own executable
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while True:
             try:

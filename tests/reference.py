@@ -1,0 +1,54 @@
+"""Auth0's Express sample API (bench/reference/server.js) as a real node process.
+
+The conformance test runs it beside our API against the same test issuer and asserts
+both give the same verdict for the same request.
+"""
+
+from __future__ import annotations
+
+import os
+from types import TracebackType
+
+import pytest
+
+from bench.services import REFERENCE_DIR, ManagedProcess, express_reference
+from tests.conftest import require
+from tests.servers import free_port
+
+
+class ExpressReference:
+    """`node bench/reference/server.js` on a free loopback port; a context manager."""
+
+    def __init__(self, issuer_url: str, audience: str, port: int | None = None) -> None:
+        node = require("node", "Auth0's Express reference runs on node")
+        if not (REFERENCE_DIR / "node_modules").is_dir():
+            message = "bench/reference/node_modules is missing: npm ci --prefix bench/reference"
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
+        self._process: ManagedProcess = express_reference(
+            issuer_url, audience, port or free_port(), node=node
+        )
+
+    @property
+    def url(self) -> str:
+        """Base URL without a trailing slash."""
+        return self._process.url
+
+    def start(self) -> ExpressReference:
+        self._process.start()
+        return self
+
+    def stop(self) -> None:
+        self._process.stop()
+
+    def __enter__(self) -> ExpressReference:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
