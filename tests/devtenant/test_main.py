@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def run_cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "PYTHONPATH": str(REPO), **env}
-    return subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
+    return subprocess.run(
         [sys.executable, "-m", "devtenant", *args],
         env=environment,
         cwd=tmp_path,  # no .env there
