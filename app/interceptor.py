@@ -193,7 +193,9 @@ def default_allowed_list(settings: Settings) -> list[AllowedEntry]:
     The API's public route comes before its wildcard: first match wins, and it must go out
     even when the user is not logged in.
     """
-    api, audience = settings.api_base_url, settings.auth0_audience
+    # No audience configured: ask for the app's default token (no token_options), which
+    # the External API page warns about; an empty string would be refused as an option.
+    api, audience = settings.api_base_url, settings.auth0_audience or None
     defaults: list[Mapping[str, object]] = [
         {
             "uri": f"{api}{PUBLIC_API_PATH}",

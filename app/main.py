@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -87,6 +88,9 @@ def _app_from_environment() -> FastAPI:
 
 def __getattr__(name: str) -> FastAPI:
     if name == "app":
+        # uvicorn's own access log is off (it prints query strings: codes, state); this
+        # makes the app's one line per request visible instead.
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
         app = _app_from_environment()
         globals()["app"] = app  # build once; later lookups find the global directly
         return app

@@ -13,6 +13,7 @@ from devtenant.config import Settings, SettingsError, get_settings
 
 DEFAULT_HOST = "127.0.0.1"  # loopback: the dev tenant must not be reachable from the network
 DEFAULT_PORT = 4000
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 BANNER = (
     "devtenant: a local Auth0-compatible tenant FOR DEVELOPMENT ONLY "
     "(demo users, published secrets). Issuer {issuer}, data in {data_dir}/"
@@ -33,13 +34,21 @@ def rotate_keys(settings: Settings) -> None:
     print(f"devtenant: now signing with key {kid}; the previous key stays published.")
 
 
+def is_loopback_host(host: str) -> bool:
+    return host in LOOPBACK_NAMES or host.startswith("127.")
+
+
 def serve(settings: Settings, host: str, port: int, reset: bool) -> None:
     from devtenant.main import create_app
 
     if reset:
         store.reset(settings.devtenant_data_dir)
+    app = create_app(settings)
     print(BANNER.format(issuer=settings.issuer, data_dir=settings.devtenant_data_dir))
-    uvicorn.run(create_app(settings), host=host, port=port)
+    if not is_loopback_host(host):
+        print(f"devtenant: WARNING: listening on {host}, reachable beyond this machine.")
+    # No access log: query strings such as /oidc/logout?id_token_hint=... carry tokens.
+    uvicorn.run(app, host=host, port=port, access_log=False)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -121,7 +121,7 @@ class Settings(BaseSettings):
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
-            raise ValueError("DEVTENANT_ISSUER must be an http(s) URL")
+            raise ValueError("it must be an http(s) URL")
         return value.rstrip("/") + "/"
 
     @property
@@ -214,4 +214,5 @@ def get_settings() -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]).upper()
-        raise SettingsError(f"{field} is invalid: {first['msg']}.") from exc
+        reason = str(first["msg"]).removeprefix("Value error, ").rstrip(".")
+        raise SettingsError(f"{field} is invalid: {reason}.") from exc

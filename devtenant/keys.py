@@ -122,11 +122,6 @@ class KeyRing:
         published = [k for k in self._keys if k["retire_at"] is None or k["retire_at"] > now]
         return {"keys": [self._describe(k) for k in published]}
 
-    def public_pem(self, kid: str) -> str | None:
-        """The PEM of a published key, for verifying the tenant's own tokens."""
-        self._refresh()
-        return next((k["pem"] for k in self._keys if k["kid"] == kid), None)
-
     @staticmethod
     def _describe(key: dict[str, Any]) -> dict[str, Any]:
         public = _public_jwk(key["pem"])

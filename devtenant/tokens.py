@@ -9,7 +9,6 @@ from typing import Any
 from devtenant.config import User
 from devtenant.tenant import Tenant
 
-OIDC_SCOPES = frozenset({"openid", "profile", "email", "offline_access"})
 CLIENT_CREDENTIALS_GTY = "client-credentials"
 
 
