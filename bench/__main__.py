@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from bench import api, memory, proxy, startup
+from bench.wrk import DEFAULT_DURATION
 from bench.verdicts import SHORTFALL_NOTES, Row, render_table
 
 T = TypeVar("T")
@@ -47,7 +48,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--duration", type=float, default=None, help="seconds per wrk run")
     parser.add_argument("--quick", action="store_true", help="short runs, one round each")
     args = parser.parse_args(argv)
-    duration = args.duration or (QUICK_DURATION if args.quick else api.DEFAULT_DURATION)
+    duration = args.duration or (QUICK_DURATION if args.quick else DEFAULT_DURATION)
     return Options(
         duration=duration,
         rounds=1 if args.quick else api.DEFAULT_ROUNDS,

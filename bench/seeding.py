@@ -13,6 +13,7 @@ and shape of a real session, which is what the memory benchmark measures.
 from __future__ import annotations
 
 import secrets
+from typing import Any, cast
 
 from fastapi import FastAPI, HTTPException, Request
 
@@ -27,9 +28,8 @@ SEED_TTL = 60 * 60  # seconds the copies live: longer than any benchmark run
 
 def _store(app: FastAPI) -> SessionStore:
     for middleware in app.user_middleware:
-        if middleware.cls is ServerSessionMiddleware:
-            store: SessionStore = middleware.kwargs["store"]
-            return store
+        if middleware.cls is cast(Any, ServerSessionMiddleware):
+            return cast(SessionStore, middleware.kwargs["store"])
     raise LookupError("the app has no session middleware")
 
 
