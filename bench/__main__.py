@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from bench import api, memory, proxy, startup
-from bench.wrk import DEFAULT_DURATION
 from bench.verdicts import SHORTFALL_NOTES, Row, render_table
+from bench.wrk import DEFAULT_DURATION
 
 T = TypeVar("T")
 QUICK_DURATION = 3  # seconds per wrk run with --quick
