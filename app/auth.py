@@ -20,13 +20,14 @@ from app.auth_errors import AuthFlowError
 from app.config import Settings
 from app.csrf import CsrfProtected
 from app.deps import SettingsDep
-from app.oidc import is_auth0_like, provider, provider_metadata
+from app.oidc import DISCOVERY_PATH, is_auth0_like, provider, provider_metadata
 from app.session_middleware import rotate_session
 from app.tokens import store_token_set
 
 router = APIRouter(tags=["auth"])
 
 RETURN_TO_KEY = "return_to"
+LOGIN_PROBE_TIMEOUT = 3.0  # seconds to wait for the tenant before showing an error page
 # ID-token claims that are protocol plumbing or tie to the tenant's session: not shown.
 HIDDEN_CLAIMS = frozenset({"nonce", "at_hash", "c_hash", "sid"})
 PROFILE_CLAIMS = ("sub", "name", "email", "picture", "nickname", "email_verified")
@@ -57,12 +58,24 @@ async def login(
     request.session[RETURN_TO_KEY] = safe_return_to(return_to)
     extra = {"audience": settings.auth0_audience} if settings.auth0_audience else {}
     try:
+        await _check_tenant_answers(request, settings)
         response: RedirectResponse = await provider(request).authorize_redirect(
             request, f"{settings.app_base_url}/callback", **extra
         )
     except (httpx.HTTPError, ValueError) as exc:
         raise AuthFlowError("tenant_unavailable", 502) from exc
     return response
+
+
+async def _check_tenant_answers(request: Request, settings: Settings) -> None:
+    """Raise httpx.HTTPError unless the tenant's discovery document answers.
+
+    Authlib caches discovery, so without this a down tenant would only show up as the
+    browser's own connection error after the redirect; here it becomes our error page.
+    """
+    http: httpx.AsyncClient = request.app.state.http
+    response = await http.get(f"{settings.issuer}{DISCOVERY_PATH}", timeout=LOGIN_PROBE_TIMEOUT)
+    response.raise_for_status()
 
 
 @router.get("/callback")
