@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as PydanticSettingsError
 
 DEFAULT_ISSUER = "http://localhost:4000/"
 DEFAULT_DATA_DIR = ".devtenant"
@@ -216,3 +217,5 @@ def get_settings() -> Settings:
         field = ".".join(str(part) for part in first["loc"]).upper()
         reason = str(first["msg"]).removeprefix("Value error, ").rstrip(".")
         raise SettingsError(f"{field} is invalid: {reason}.") from exc
+    except PydanticSettingsError as exc:  # e.g. DEVTENANT_APP_URLS that is not a JSON list
+        raise SettingsError(f"{exc}; list settings must be JSON, e.g. '[\"http://...\"]'.") from exc

@@ -13,12 +13,14 @@ import base64
 import hashlib
 import json
 import time
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwk, jwt
+from jose.backends.base import Key
 
 from devtenant.store import read_json, write_json
 
@@ -26,6 +28,7 @@ ALGORITHM = "RS256"
 KEY_SIZE = 2048
 PUBLIC_EXPONENT = 65537
 KEYS_FILE = "keys.json"
+KEY_CACHE_SIZE = 16  # parsed keys kept: current, next and a few previous
 CURRENT, NEXT, PREVIOUS = "current", "next", "previous"
 
 
@@ -40,8 +43,15 @@ def _thumbprint(public: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
+@lru_cache(maxsize=KEY_CACHE_SIZE)
+def _private_key(pem: str) -> Key:
+    """The parsed key: parsing a PEM costs ~25 ms, far more than signing with it."""
+    return jwk.construct(pem, ALGORITHM)
+
+
+@lru_cache(maxsize=KEY_CACHE_SIZE)
 def _public_jwk(pem: str) -> dict[str, Any]:
-    public: dict[str, Any] = jwk.construct(pem, ALGORITHM).public_key().to_dict()
+    public: dict[str, Any] = _private_key(pem).public_key().to_dict()
     return public
 
 
@@ -113,7 +123,8 @@ class KeyRing:
 
     def sign(self, claims: dict[str, Any]) -> str:
         key = self._current()
-        return jwt.encode(claims, key["pem"], algorithm=ALGORITHM, headers={"kid": key["kid"]})
+        signer = _private_key(key["pem"])
+        return jwt.encode(claims, signer, algorithm=ALGORITHM, headers={"kid": key["kid"]})
 
     def jwks(self, now: float | None = None) -> dict[str, Any]:
         """Public keys only: current, next, and previous ones whose tokens may still be alive."""
