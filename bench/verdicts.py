@@ -1,0 +1,96 @@
+"""The one table `python -m bench` prints, and what we know about each shortfall.
+
+The notes are findings from profiling these services on this repository's stack (py-spy on
+the app under wrk, RSS and record sizes from `bench.memory`); each says why the figure falls
+short and what would close it.  They are printed only for figures that do fall short.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+SHORTFALL_NOTES = {
+    "api": (
+        "API below Express: each request runs FastAPI's dependency resolution and "
+        "python-jose's pure-Python claim checks around one RSA verify, on one Python "
+        "process; Express does the same in V8.  Closing it: cache verified tokens by "
+        "signature until they expire (skips the RSA verify and claim parsing), or run one "
+        "worker per core (`uvicorn --workers`), which the reference cannot use either."
+    ),
+    "jwks": (
+        "JWKS fetched more than once: the key cache was missed or expired during the run; "
+        "check api/jwks.py's max-age and cooldown."
+    ),
+    "proxy": (
+        "Proxy adds more than 1 ms: the app's CPU per proxied request goes mostly to httpx/"
+        "httpcore, not to our code.  httpcore's pool checks every pooled connection on each "
+        "request (a select() per connection), and without the `sniffio` package it retries "
+        "`import sniffio` from disk on every call (about 16% of the app's CPU; installing "
+        "sniffio alone took 238 -> 379 req/s at 64 connections here); the shared client's "
+        "no-op cookie jar still parses every response, and each StreamingResponse starts an "
+        "anyio task group.  Closing it: add `sniffio` to the dependencies, keep as many idle "
+        "connections as may be busy (app/http.py MAX_KEEPALIVE_CONNECTIONS=20 < 64), drop "
+        "the cookie jar (cookies=None is impossible in httpx, so strip Set-Cookie in a "
+        "transport), and send small JSON answers as a plain Response instead of a stream."
+    ),
+    "proxy_errors": "Proxy errors: the run measured failures, not latency; see the app's log.",
+    "api_errors": "API errors: the run measured failures, not throughput.",
+    "startup": (
+        "Start-up over 2 s: three Python processes import FastAPI, pydantic, Authlib, "
+        "python-jose and cryptography at the same time on 2 cores (about 1 s of CPU each), "
+        "and the tenant's first start generates RSA keys.  Closing it: import Authlib's "
+        "client, redis and Jinja2 lazily (only when used), and byte-compile on install "
+        "(`UV_COMPILE_BYTECODE=1`), so a cold start does not compile .pyc files."
+    ),
+    "memory_memory": (
+        "Memory store over 100 MB: the app idles at about 90 MB (FastAPI, pydantic, "
+        "Authlib, python-jose, cryptography, redis and Jinja2 in one process) and each "
+        "logged-in session is a 2.8 kB JSON record (ID token, access token, refresh token, "
+        "and the ID-token claims kept twice: `user` and `id_token_claims`).  Closing it: "
+        "keep the ID token only for providers that need `id_token_hint`, store the claims "
+        "once, zlib-compress records (JWTs are base64: ~25% smaller), and do not import "
+        "redis unless SESSION_STORE_URL is redis://."
+    ),
+    "memory_redis": (
+        "Redis store over 100 MB: the app itself should not grow with Redis sessions; "
+        "check that nothing caches sessions in process."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table; `ok` is None when the figure could not be measured."""
+
+    key: str
+    figure: str
+    target: str
+    measured: str
+    ok: bool | None
+
+    @classmethod
+    def missing(cls, figure: str, target: str, reason: str) -> Row:
+        return cls("missing", figure, target, f"not measured: {reason}", None)
+
+    @property
+    def verdict(self) -> str:
+        return {True: "ok", False: "SHORT", None: "-"}[self.ok]
+
+
+def render_table(rows: Sequence[Row]) -> str:
+    header = Row("", "figure", "target", "measured", None)
+    widths = [
+        max(len(row.figure) for row in (header, *rows)),
+        max(len(row.target) for row in (header, *rows)),
+        max(len(row.measured) for row in (header, *rows)),
+    ]
+    lines = []
+    for row in (header, *rows):
+        verdict = "verdict" if row is header else row.verdict
+        lines.append(
+            f"{row.figure:<{widths[0]}}  {row.target:<{widths[1]}}  "
+            f"{row.measured:<{widths[2]}}  {verdict}"
+        )
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
