@@ -25,7 +25,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("command", nargs="?", choices=["serve", "rotate-keys"], default="serve")
     parser.add_argument("--host", default=DEFAULT_HOST)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
-    parser.add_argument("--reset", action="store_true", help="forget users' edits and keys")
+    parser.add_argument(
+        "--reset", action="store_true", help="forget users' edits, keys and refresh tokens"
+    )
     return parser.parse_args(argv)
 
 

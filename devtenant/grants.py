@@ -1,9 +1,11 @@
-"""Short-lived, in-memory state: login transactions, tenant sessions, codes, refresh tokens.
+"""Login transactions, tenant sessions, codes, and the rules for refresh-token rotation.
 
-Only users' edits and signing keys persist (see store.py); a tenant restart logs everyone
-out of the tenant, as restarting a development server should.  Every table is bounded and
-entries expire, so a flood of /authorize requests cannot exhaust memory.  Refresh tokens
-and codes are kept as SHA-256 digests, never in the clear.
+Transactions, sessions and codes are short-lived, so they stay in memory: a tenant restart
+logs everyone out of the tenant and voids pending logins, as restarting a development
+server should.  Refresh-token families outlive a restart, as they do at Auth0
+(grant_store.py).  Every table is bounded and entries expire, so a flood of /authorize
+requests cannot exhaust memory.  Refresh tokens, codes and session cookies are kept as
+SHA-256 digests, never in the clear.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ import hashlib
 import secrets
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Generic, TypeVar
+
+from devtenant.grant_store import FamilyStore, RefreshFamily
 
 TRANSACTION_LIFETIME = 30 * 60  # seconds a login page stays usable
 CODE_LIFETIME = 10 * 60  # seconds, like Auth0
@@ -97,32 +102,14 @@ class Code:
     family_id: str | None = None  # the refresh-token family issued for it, revoked on replay
 
 
-@dataclass
-class RefreshFamily:
-    """Every refresh token descended from one authorization (rotation chain)."""
-
-    family_id: str
-    client_id: str
-    user_id: str
-    scopes: list[str]
-    audience: str | None
-    sid: str
-    auth_time: int
-    nonce: str | None
-    current: str = ""  # digest of the one token that may be used next
-    revoked: bool = False
-    issued: set[str] = field(default_factory=set)  # digests of every token ever issued
-
-
 class Grants:
     """The tables above, and the rules for codes and refresh-token rotation."""
 
-    def __init__(self, refresh_lifetime: int) -> None:
+    def __init__(self, data_dir: Path, refresh_lifetime: int) -> None:
         self.transactions: ExpiringTable[AuthorizationRequest] = ExpiringTable(TRANSACTION_LIFETIME)
         self.sessions: ExpiringTable[Session] = ExpiringTable(SESSION_LIFETIME)
         self.codes: ExpiringTable[Code] = ExpiringTable(CODE_LIFETIME)
-        self.families: ExpiringTable[RefreshFamily] = ExpiringTable(refresh_lifetime)
-        self._token_family: ExpiringTable[str] = ExpiringTable(refresh_lifetime)
+        self.families = FamilyStore(data_dir, refresh_lifetime)
 
     def start_transaction(self, request: AuthorizationRequest) -> str:
         transaction_id = new_secret()
@@ -151,7 +138,7 @@ class Grants:
     def code(self, code: str) -> Code | None:
         return self.codes.get(digest(code))
 
-    def start_family(self, code: Code) -> str:
+    def start_family(self, code: Code) -> tuple[RefreshFamily, str]:
         """A refresh token for what `code` authorised; replaying the code revokes it."""
         request = code.request
         family = RefreshFamily(
@@ -164,25 +151,24 @@ class Grants:
             auth_time=code.auth_time,
             nonce=request.nonce,
         )
-        self.families.put(family.family_id, family)
+        self.families.start(family)
         code.family_id = family.family_id
-        return self.rotate(family)
+        return family, self.rotate(family)
 
     def rotate(self, family: RefreshFamily) -> str:
         """Issue the family's next refresh token; the previous one may never be used again."""
         token = new_secret()
-        family.current = digest(token)
-        family.issued.add(family.current)
-        self._token_family.put(family.current, family.family_id)
+        self.families.add_token(family, digest(token))
         return token
 
     def family_of(self, token: str) -> tuple[RefreshFamily | None, bool]:
         """The token's family and whether the token is the family's current one."""
-        family_id = self._token_family.get(digest(token))
-        family = self.families.get(family_id) if family_id else None
+        family = self.families.of_token(digest(token))
         return family, family is not None and family.current == digest(token)
 
     def revoke(self, family_id: str | None) -> None:
-        family = self.families.get(family_id) if family_id else None
-        if family is not None:
-            family.revoked = True
+        self.families.revoke(family_id)
+
+    async def save(self) -> None:
+        """Persist refresh-token families changed by the request that just ran."""
+        await self.families.save()

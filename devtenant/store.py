@@ -46,7 +46,7 @@ def write_json(path: Path, data: Document) -> None:
 
 
 def reset(data_dir: Path) -> None:
-    """Forget everything the tenant stored (users' edits, signing keys)."""
+    """Forget everything the tenant stored (users' edits, signing keys, refresh tokens)."""
     shutil.rmtree(data_dir, ignore_errors=True)
 
 
@@ -67,3 +67,8 @@ class JsonStore:
             change(data)
             await asyncio.to_thread(write_json, self.path, data)
             return data
+
+    async def replace(self, make: Callable[[], Document]) -> None:
+        """Save the document `make` builds; it runs under the lock, so it sees the latest state."""
+        async with self._lock:
+            await asyncio.to_thread(write_json, self.path, make())

@@ -35,7 +35,7 @@ class Tenant:
             registry=registry,
             keys=KeyRing(data_dir),
             users=Directory(settings, registry, data_dir),
-            grants=Grants(settings.devtenant_refresh_token_lifetime),
+            grants=Grants(data_dir, settings.devtenant_refresh_token_lifetime),
         )
 
 

@@ -23,7 +23,7 @@ from devtenant.errors import (
     UnauthorizedClient,
     UnsupportedGrantType,
 )
-from devtenant.grants import RefreshFamily
+from devtenant.grant_store import RefreshFamily
 from devtenant.params import form_params, scopes_of
 from devtenant.scopes import OIDC_SCOPES, api_scopes_for, exceeding, lookup, resolve
 from devtenant.tenant import Tenant, TenantDep
@@ -110,12 +110,10 @@ def authorization_code(tenant: Tenant, client: Client, form: dict[str, str]) -> 
         raise InvalidGrant("redirect_uri does not match the one used at /authorize.")
     verify_pkce(code.request.code_challenge, form.get("code_verifier"))
     user = _user(tenant, code.user_id)
-    refresh: str | None = tenant.grants.start_family(code)
-    family = tenant.grants.families.get(code.family_id or "")
-    assert family is not None
-    if "offline_access" not in code.request.scopes:
+    family, refresh = tenant.grants.start_family(code)
+    offline = "offline_access" in code.request.scopes
+    if not offline:
         tenant.grants.revoke(family.family_id)  # kept only so a replay has something to revoke
-        refresh = None
     return tokens_for(
         tenant,
         client,
@@ -124,7 +122,7 @@ def authorization_code(tenant: Tenant, client: Client, form: dict[str, str]) -> 
         audience=code.request.audience,
         scopes=code.request.scopes,
         nonce=code.request.nonce,
-        refresh_token=refresh,
+        refresh_token=refresh if offline else None,
     )
 
 
@@ -220,4 +218,10 @@ async def token(request: Request, tenant: TenantDep) -> JSONResponse:
     if grant is None:
         raise UnsupportedGrantType("Unsupported grant_type.")
     client = client_auth.authenticate(tenant.registry, request, form)
-    return JSONResponse(grant(tenant, client, form), headers=NO_STORE)
+    try:
+        body = grant(tenant, client, form)
+    finally:
+        # Saved before answering, revocations included (they end in an error), so a token
+        # a client received, and a family revoked for reuse, both survive a restart.
+        await tenant.grants.save()
+    return JSONResponse(body, headers=NO_STORE)
