@@ -80,11 +80,6 @@ async def test_login_before_the_tenant_was_ever_reached_shows_a_clear_error_page
         assert (await start_login(system)).status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="devtenant keeps refresh-token grants in memory (devtenant/tenant.py Tenant.open: "
-    "Grants(...)), so restarting it revokes every refresh token; Auth0 keeps them",
-)
 async def test_a_refresh_after_the_tenant_returns_works(tmp_path: Path) -> None:
     with running_system(tmp_path) as system:
         async with system.client() as bob:
