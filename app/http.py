@@ -21,12 +21,17 @@ WRITE_TIMEOUT = 10.0  # seconds between two chunks of a request body
 POOL_TIMEOUT = 3.0  # seconds to wait for a free connection from the pool
 MAX_CONNECTIONS = 100  # concurrent connections across all hosts
 MAX_KEEPALIVE_CONNECTIONS = 20  # idle connections kept open for reuse
+# Seconds an idle connection is kept.  Below uvicorn's keep-alive timeout (5 s) on
+# purpose: with equal values the API may close a connection just as we reuse it.
+KEEPALIVE_EXPIRY = 3.0
 
 DEFAULT_TIMEOUT = httpx.Timeout(
     connect=CONNECT_TIMEOUT, read=READ_TIMEOUT, write=WRITE_TIMEOUT, pool=POOL_TIMEOUT
 )
 DEFAULT_LIMITS = httpx.Limits(
-    max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS
+    max_connections=MAX_CONNECTIONS,
+    max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS,
+    keepalive_expiry=KEEPALIVE_EXPIRY,
 )
 
 
