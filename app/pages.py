@@ -36,7 +36,7 @@ THEMES = ("system", "light", "dark")
 SAVE_STATUS = {"saved": "Theme saved.", "failed": "The theme could not be saved."}
 
 
-def require_user(request: Request) -> dict[str, Any]:
+async def require_user(request: Request) -> dict[str, Any]:
     user = current_user(request)
     if user is None:
         raise LoginRequired(request.url.path)

@@ -20,7 +20,7 @@ import httpx
 from fastapi import Depends, Request
 
 from app.config import Settings
-from app.deps import get_app_settings, get_http
+from app.deps import HttpDep, SettingsDep
 from app.oidc import provider_metadata
 from app.token_source import TokenUnavailable
 
@@ -203,12 +203,12 @@ def _token_response(response: httpx.Response) -> dict[str, Any]:
     raise TokenUnavailable(error if error.isidentifier() else "login_required")
 
 
-def get_tokens(request: Request) -> SessionTokens:
+async def get_tokens(request: Request, settings: SettingsDep, http: HttpDep) -> SessionTokens:
     """The token manager for this request's session; the proxy finds it on `request.state`."""
     source = SessionTokens(
         request.session,
-        get_app_settings(request),
-        get_http(request),
+        settings,
+        http,
         lambda: provider_metadata(request),
         request.app.state.refreshes,
     )
