@@ -16,20 +16,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import hashlib
-import secrets
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
 from app.config import SESSION_COOKIE
 from bench.stack import ALICE, AUDIENCE, System, log_in, running_system
-from bench.wrk import DEFAULT_THREADS, WrkFailed, WrkResult, parse_wrk, wrk_path
-from tests.tenant import login
+from bench.wrk import WrkResult, run_wrk
+from tests.tenant import code_flow
 
 PATH = "/api/external"
 LOADED_CONNECTIONS = 64
@@ -58,41 +53,11 @@ class ProxyFigures:
         return sum(r.non_2xx + r.socket_errors for r in (self.direct, self.proxied))
 
 
-def run_wrk_with(url: str, header: str, duration: float, connections: int) -> WrkResult:
-    """wrk on `url` with one extra request header (bench.wrk.run_wrk sends only a Bearer)."""
-    threads = min(DEFAULT_THREADS, connections)
-    command = [wrk_path(), f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s"]
-    command += ["--latency", "-H", header, url]
-    completed = subprocess.run(command, capture_output=True, text=True, check=False)
-    if completed.returncode != 0:
-        raise WrkFailed(f"wrk exited with {completed.returncode}: {completed.stderr.strip()}")
-    return parse_wrk(completed.stdout)
-
-
 async def direct_token(system: System) -> str:
     """An access token for alice from the tenant, by the code flow with PKCE the app runs."""
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
     redirect_uri = f"{system.app.url}/callback"
-    params = {
-        "response_type": "code",
-        "client_id": WEB_CLIENT[0],
-        "redirect_uri": redirect_uri,
-        "scope": SCOPE,
-        "audience": AUDIENCE,
-        "state": secrets.token_urlsafe(8),
-        "code_challenge": challenge.rstrip(b"=").decode(),
-        "code_challenge_method": "S256",
-    }
-    async with httpx.AsyncClient(timeout=30.0) as client:
-        authorize = str(httpx.URL(f"{system.issuer}authorize", params=params))
-        back = await login(client, authorize, *ALICE)
-        code = parse_qs(urlsplit(back.headers["location"]).query)["code"][0]
-        form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
-        form["code_verifier"] = verifier
-        answer = await client.post(f"{system.issuer}oauth/token", data=form, auth=WEB_CLIENT)
-        answer.raise_for_status()
-        return str(answer.json()["access_token"])
+    tokens = await code_flow(system.issuer, WEB_CLIENT, redirect_uri, SCOPE, AUDIENCE, *ALICE)
+    return str(tokens["access_token"])
 
 
 async def _credentials(system: System) -> tuple[str, str]:
@@ -121,11 +86,11 @@ def measure_proxy(
         proxied_url, direct_url = system.app.url + PATH, system.api.url + PATH
         for url, header in ((proxied_url, cookie), (direct_url, bearer)):
             _check(url, header)
-            run_wrk_with(url, header, WARMUP_SECONDS, LOADED_CONNECTIONS)
+            run_wrk(url, None, WARMUP_SECONDS, LOADED_CONNECTIONS, headers=[header])
         figures = []
         for connections in connection_counts:
-            direct = run_wrk_with(direct_url, bearer, duration, connections)
-            proxied = run_wrk_with(proxied_url, cookie, duration, connections)
+            direct = run_wrk(direct_url, None, duration, connections, headers=[bearer])
+            proxied = run_wrk(proxied_url, None, duration, connections, headers=[cookie])
             figures.append(ProxyFigures(connections, direct, proxied))
         return figures
 

@@ -115,12 +115,7 @@ class ManagedProcess:
     def stop(self) -> None:
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
-            _signal_group(process, signal.SIGTERM)
-            try:
-                process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                _signal_group(process, signal.SIGKILL)
-                process.wait()
+            stop_process_group(process)
         if self._output is not None:
             self._output.close()
             self._output = None
@@ -135,6 +130,17 @@ class ManagedProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def stop_process_group(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT) -> None:
+    """End a child started with start_new_session and everything in its process group:
+    SIGTERM, then SIGKILL if it has not exited within `timeout` seconds."""
+    _signal_group(process, signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        _signal_group(process, signal.SIGKILL)
+        process.wait()
 
 
 def _signal_group(process: subprocess.Popen[bytes], signum: signal.Signals) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -27,7 +26,13 @@ from pathlib import Path
 
 import httpx
 
-from bench.services import LOOPBACK, OUTPUT_TAIL, REPO_ROOT, STARTUP_TIMEOUT, STOP_TIMEOUT
+from bench.services import (
+    LOOPBACK,
+    OUTPUT_TAIL,
+    REPO_ROOT,
+    STARTUP_TIMEOUT,
+    stop_process_group,
+)
 from tests.servers import free_port
 
 FIXED_PORTS = {"web": 3000, "api": 3001, "tenant": 4000}
@@ -112,18 +117,6 @@ def _wait_until_all_answer(
             time.sleep(POLL_INTERVAL)
 
 
-def _stop(honcho: subprocess.Popen[bytes]) -> None:
-    """End honcho's whole process group (honcho and the three services)."""
-    with suppress(ProcessLookupError):
-        os.killpg(honcho.pid, signal.SIGTERM)
-    try:
-        honcho.wait(STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        with suppress(ProcessLookupError):
-            os.killpg(honcho.pid, signal.SIGKILL)
-        honcho.wait()
-
-
 def time_one_start(ports: dict[str, int], tenant_data: Path) -> float:
     """Seconds from spawning `honcho start` until web, API and tenant all answer."""
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
@@ -152,7 +145,7 @@ def time_one_start(ports: dict[str, int], tenant_data: Path) -> float:
             _wait_until_all_answer(process, ports, log)
             return time.monotonic() - started
         finally:
-            _stop(process)
+            stop_process_group(process)
             output.close()
 
 

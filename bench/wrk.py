@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 DEFAULT_DURATION = 10  # seconds per run
@@ -57,17 +58,21 @@ def run_wrk(
     duration: float = DEFAULT_DURATION,
     connections: int = DEFAULT_CONNECTIONS,
     threads: int = DEFAULT_THREADS,
+    headers: Sequence[str] = (),
 ) -> WrkResult:
-    """Load `url` for `duration` seconds, sending `Authorization: Bearer <token>` if given."""
+    """Load `url` for `duration` seconds, sending `Authorization: Bearer <token>` if given
+    and each of `headers` ("Name: value")."""
     command = [
         wrk_path(),
-        f"-t{threads}",
+        f"-t{min(threads, connections)}",
         f"-c{connections}",
         f"-d{max(1, round(duration))}s",
         "--latency",
     ]
     if token is not None:
         command += ["-H", f"Authorization: Bearer {token}"]
+    for header in headers:
+        command += ["-H", header]
     command.append(url)
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     if completed.returncode != 0:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import re
+import secrets
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from devtenant.config import Settings
 from devtenant.main import create_app
 from tests.servers import LiveServer, free_port
 
+FLOW_TIMEOUT = 30.0  # seconds for each request of a scripted login
 LOGIN_STATE = re.compile(r'name="state" value="([^"]+)"')
 
 
@@ -41,3 +44,41 @@ async def login(
     assert match, "the login page has no state field"
     form = {"state": match.group(1), "username": email, "password": password}
     return await client.post(urljoin(authorize_url, "/u/login"), data=form, follow_redirects=False)
+
+
+async def code_flow(
+    issuer: str,
+    client_auth: tuple[str, str],
+    redirect_uri: str,
+    scope: str,
+    audience: str,
+    email: str,
+    password: str,
+) -> dict[str, Any]:
+    """A token response for a user, by the code flow with PKCE S256 that the app runs."""
+    verifier = secrets.token_urlsafe(48)
+    params = {
+        "response_type": "code",
+        "client_id": client_auth[0],
+        "redirect_uri": redirect_uri,
+        "scope": scope,
+        "audience": audience,
+        "state": secrets.token_urlsafe(8),
+        "nonce": secrets.token_urlsafe(8),
+        "code_challenge": create_s256_code_challenge(verifier),
+        "code_challenge_method": "S256",
+    }
+    async with httpx.AsyncClient(timeout=FLOW_TIMEOUT) as client:
+        back = await login(
+            client, str(httpx.URL(f"{issuer}authorize", params=params)), email, password
+        )
+        code = parse_qs(urlsplit(back.headers["location"]).query)["code"][0]
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "code_verifier": verifier,
+        }
+        response = await client.post(f"{issuer}oauth/token", data=form, auth=client_auth)
+    assert response.status_code == 200, response.text
+    return dict(response.json())

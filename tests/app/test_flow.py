@@ -11,19 +11,10 @@ import httpx
 import pytest
 
 from app.config import SESSION_COOKIE
-from app.session_middleware import ServerSessionMiddleware
-from app.session_store import SessionStore
 from tests.app.stack import SESSION_SECRET, Stack, csrf_from, running_stack
+from tests.stack import session_store
 
 JWT = re.compile(r"eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+")
-
-
-def session_store(stack: Stack) -> SessionStore:
-    for middleware in stack.app.app.user_middleware:
-        if middleware.cls is ServerSessionMiddleware:
-            store: SessionStore = middleware.kwargs["store"]
-            return store
-    raise AssertionError("the app has no session middleware")
 
 
 async def session_record(stack: Stack, cookie: str) -> dict[str, Any]:

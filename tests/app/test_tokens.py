@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import secrets
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -27,7 +23,7 @@ from app.tokens import (
 )
 from tests.app.stack import ALICE, AUDIENCE, Stack, app_settings, running_stack
 from tests.servers import free_port
-from tests.tenant import login
+from tests.tenant import code_flow
 
 CLIENT = ("quickstart-web", "quickstart-web-dev-secret")
 SCOPE = "openid profile email offline_access read:messages"
@@ -45,32 +41,6 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def code_flow(stack: Stack, http: httpx.AsyncClient) -> dict[str, Any]:
-    """A token response from the tenant, obtained the way the app does (code + PKCE)."""
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-    redirect_uri = f"{stack.app.url}/callback"
-    params = {
-        "response_type": "code",
-        "client_id": CLIENT[0],
-        "redirect_uri": redirect_uri,
-        "scope": SCOPE,
-        "audience": AUDIENCE,
-        "state": secrets.token_urlsafe(8),
-        "nonce": secrets.token_urlsafe(8),
-        "code_challenge": challenge.rstrip(b"=").decode(),
-        "code_challenge_method": "S256",
-    }
-    authorize = str(httpx.URL(f"{stack.issuer}authorize", params=params))
-    back = await login(httpx.AsyncClient(timeout=10.0), authorize, *ALICE)
-    code = parse_qs(urlsplit(back.headers["location"]).query)["code"][0]
-    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
-    form["code_verifier"] = verifier
-    response = await http.post(f"{stack.issuer}oauth/token", data=form, auth=CLIENT)
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
 def manager(
     stack: Stack, http: httpx.AsyncClient, session: dict[str, Any], **metadata: Any
 ) -> SessionTokens:
@@ -86,7 +56,11 @@ def manager(
 
 async def logged_in_session(stack: Stack, http: httpx.AsyncClient) -> dict[str, Any]:
     session: dict[str, Any] = {"user": {"sub": "auth0|alice"}}
-    store_token_set(session, await code_flow(stack, http), AUDIENCE)
+    store_token_set(
+        session,
+        await code_flow(stack.issuer, CLIENT, f"{stack.app.url}/callback", SCOPE, AUDIENCE, *ALICE),
+        AUDIENCE,
+    )
     return session
 
 

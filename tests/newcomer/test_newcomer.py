@@ -7,10 +7,8 @@ clear message, when one of them is busy.  Run it alone: `uv run pytest -m newcom
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -22,6 +20,7 @@ import httpx
 import pytest
 from playwright.async_api import async_playwright, expect
 
+from bench.services import stop_process_group
 from tests.conftest import require
 from tests.e2e.test_browser import CHROMIUM_ARGS, nav_link
 
@@ -70,18 +69,6 @@ def wait_for_home(process: subprocess.Popen[bytes], log: Path) -> None:
     pytest.fail(f"{HOME} did not answer within {READY_TIMEOUT:.0f} s:\n{log.read_text()[-3000:]}")
 
 
-def stop_group(process: subprocess.Popen[bytes]) -> None:
-    """End honcho and everything it started (they share its process group)."""
-    with suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
 def executable(name: str) -> str:
     path = shutil.which(name)
     assert path, f"{name} is not installed"
@@ -116,7 +103,7 @@ def running_readme_command(tmp_path: Path) -> Iterator[tuple[str, float]]:
             wait_for_home(process, log)
             yield command, started
         finally:
-            stop_group(process)
+            stop_process_group(process, STOP_TIMEOUT)
 
 
 async def test_clone_run_log_in_and_ping(
