@@ -8,7 +8,7 @@ import sys
 
 import uvicorn
 
-from devtenant import keys, store
+from devtenant import json_files, keys
 from devtenant.config import Settings, SettingsError, get_settings
 
 DEFAULT_HOST = "127.0.0.1"  # loopback: the dev tenant must not be reachable from the network
@@ -44,7 +44,7 @@ def serve(settings: Settings, host: str, port: int, reset: bool) -> None:
     from devtenant.main import create_app
 
     if reset:
-        store.reset(settings.devtenant_data_dir)
+        json_files.reset(settings.devtenant_data_dir)
     app = create_app(settings)
     print(BANNER.format(issuer=settings.issuer, data_dir=settings.devtenant_data_dir))
     if not is_loopback_host(host):

@@ -3,7 +3,7 @@
 Transactions, sessions and codes are short-lived, so they stay in memory: a tenant restart
 logs everyone out of the tenant and voids pending logins, as restarting a development
 server should.  Refresh-token families outlive a restart, as they do at Auth0
-(grant_store.py).  Every table is bounded and entries expire, so a flood of /authorize
+(refresh_families.py).  Every table is bounded and entries expire, so a flood of /authorize
 requests cannot exhaust memory.  Refresh tokens, codes and session cookies are kept as
 SHA-256 digests, never in the clear.
 """
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from devtenant.grant_store import FamilyStore, RefreshFamily
+from devtenant.refresh_families import FamilyStore, RefreshFamily
 
 TRANSACTION_LIFETIME = 30 * 60  # seconds a login page stays usable
 CODE_LIFETIME = 10 * 60  # seconds, like Auth0

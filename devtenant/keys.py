@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwk, jwt
 from jose.backends.base import Key
 
-from devtenant.store import read_json, write_json
+from devtenant.json_files import read_json, write_json
 
 ALGORITHM = "RS256"
 KEY_SIZE = 2048

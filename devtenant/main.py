@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from devtenant import authorize, discovery, errors, logout, management, token, userinfo
+from devtenant import authorize, discovery, errors, logout, management, token_endpoint, userinfo
 from devtenant.config import Settings, SettingsError, get_settings, load_registry
 from devtenant.tenant import PACKAGE_DIR, TEMPLATES, Tenant
 
@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url=None,
     )
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
-    for module in (discovery, authorize, token, userinfo, logout, management):
+    for module in (discovery, authorize, token_endpoint, userinfo, logout, management):
         app.include_router(module.router)
     origins = sorted({origin for client in registry.clients for origin in client.web_origins})
     # Browsers of registered web origins may call the token, userinfo and Management API.

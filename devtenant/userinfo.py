@@ -9,9 +9,9 @@ from fastapi.responses import JSONResponse
 
 from devtenant.bearer import bearer_token, verify
 from devtenant.errors import NO_STORE, InvalidToken
+from devtenant.minting import profile_claims
 from devtenant.params import scopes_of
 from devtenant.tenant import TenantDep
-from devtenant.tokens import profile_claims
 
 router = APIRouter()
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from devtenant.config import USER_ID_PREFIX, Registry, Settings, User
-from devtenant.store import Document, JsonStore
+from devtenant.json_files import Document, JsonStore
 
 USERS_FILE = "users.json"
 CONNECTION = "Username-Password-Authentication"

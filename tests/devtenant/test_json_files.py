@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from devtenant.store import JsonStore, read_json, reset, write_json
+from devtenant.json_files import JsonStore, read_json, reset, write_json
 
 
 def test_write_then_read_and_no_temp_files(tmp_path: Path) -> None:

@@ -23,11 +23,11 @@ from devtenant.errors import (
     UnauthorizedClient,
     UnsupportedGrantType,
 )
-from devtenant.grant_store import RefreshFamily
+from devtenant.minting import CLIENT_CREDENTIALS_GTY, AccessGrant, access_token, id_token
 from devtenant.params import form_params, scopes_of
+from devtenant.refresh_families import RefreshFamily
 from devtenant.scopes import OIDC_SCOPES, api_scopes_for, exceeding, lookup, resolve
 from devtenant.tenant import Tenant, TenantDep
-from devtenant.tokens import CLIENT_CREDENTIALS_GTY, AccessGrant, access_token, id_token
 
 Body = dict[str, Any]
 router = APIRouter()

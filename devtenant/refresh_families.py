@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devtenant.store import Document, JsonStore
+from devtenant.json_files import Document, JsonStore
 
 GRANTS_FILE = "grants.json"
 FORMAT_VERSION = 1

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from devtenant.grant_store import GRANTS_FILE, FamilyStore, RefreshFamily
 from devtenant.grants import digest
-from devtenant.store import read_json, reset, write_json
+from devtenant.json_files import read_json, reset, write_json
+from devtenant.refresh_families import GRANTS_FILE, FamilyStore, RefreshFamily
 from tests.devtenant.helpers import APP, refresh, tokens
 from tests.servers import LiveServer
 from tests.tenant import start_tenant
