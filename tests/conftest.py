@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from testing.redis_server import RedisServer
 
 
 def require(executable: str, why: str) -> str:
@@ -22,3 +26,15 @@ def require(executable: str, why: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own, which it may stop and start again; stopped
+    (without saving) afterwards."""
+    executable = require("redis-server", "the Redis session store is tested against real Redis")
+    directory = tmp_path / "redis"
+    directory.mkdir()
+    server = RedisServer(executable, directory=directory).start()
+    yield server
+    server.stop(save=False)

@@ -11,9 +11,9 @@ from types import TracebackType
 
 import pytest
 
-from bench.services import REFERENCE_DIR, ManagedProcess, express_reference
+from testing.processes import REFERENCE_DIR, ManagedProcess, express_reference
+from testing.servers import free_port
 from tests.conftest import require
-from tests.servers import free_port
 
 
 class ExpressReference:

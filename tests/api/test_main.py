@@ -14,7 +14,7 @@ import pytest
 from pydantic import ValidationError
 
 from api.config import Settings
-from tests.issuer import TestIssuer
+from testing.issuer import TestIssuer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,11 +38,11 @@ def test_settings_refuse_unsafe_or_missing_values(overrides: dict[str, Any], mes
         **overrides,
     }
     with pytest.raises(ValidationError, match=message):
-        Settings(_env_file=None, **values)  # type: ignore[call-arg]
+        Settings(_env_file=None, **values)
 
 
 def test_domain_gives_auth0_issuer_with_trailing_slash() -> None:
-    settings = Settings(_env_file=None, auth0_domain="t.us.auth0.com", auth0_audience="a")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, auth0_domain="t.us.auth0.com", auth0_audience="a")
     assert settings.issuer == "https://t.us.auth0.com/"
 
 

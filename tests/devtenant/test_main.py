@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import devtenant.config
 import devtenant.main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,12 +41,12 @@ def test_lazy_app_exits_cleanly_on_a_bad_config_file(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DEVTENANT_CONFIG_FILE", str(tmp_path / "missing.json"))
-    devtenant.main.get_settings.cache_clear()
+    devtenant.config.get_settings.cache_clear()
     try:
         with pytest.raises(SystemExit, match="cannot be read"):
             _ = devtenant.main.app
     finally:
-        devtenant.main.get_settings.cache_clear()
+        devtenant.config.get_settings.cache_clear()
 
 
 def test_rotate_keys_command(tmp_path: Path) -> None:

@@ -171,10 +171,10 @@ def express_reference(
 
 
 def issuer_process(port: int, audience: str) -> ManagedProcess:
-    """`python -m tests.issuer`: discovery + JWKS, counting fetches at /_counts."""
+    """`python -m testing.issuer`: discovery + JWKS, counting fetches at /_counts."""
     return ManagedProcess(
         "test-issuer",
-        [sys.executable, "-m", "tests.issuer", "--port", str(port), "--audience", audience],
+        [sys.executable, "-m", "testing.issuer", "--port", str(port), "--audience", audience],
         port,
         # /_counts, not discovery: probing must not count as a fetch.
         ready_path="/_counts",
@@ -182,7 +182,7 @@ def issuer_process(port: int, audience: str) -> ManagedProcess:
 
 
 def issuer_token(issuer: ManagedProcess) -> str:
-    """The valid token the issuer printed on start-up (see tests.issuer.main)."""
+    """The valid token the issuer printed on start-up (see testing.issuer.main)."""
     match = _JWT.search(issuer.output(tail=None))
     if match is None:
         raise ProcessDidNotStart(f"{issuer.name} printed no token:\n{issuer.output()}")
