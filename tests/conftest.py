@@ -8,13 +8,20 @@ the CI environment variable is set.
 from __future__ import annotations
 
 import os
+import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+import api.config
+import app.config
+import devtenant.config
 from testing.redis_server import RedisServer
+
+SERVICE_CONFIGS = (api.config, app.config, devtenant.config)
+SECOND_SENTENCE = re.compile(r"[.;!?]\s+[A-Z]")
 
 
 def require(executable: str, why: str) -> str:
@@ -38,3 +45,33 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server = RedisServer(executable, directory=directory).start()
     yield server
     server.stop(save=False)
+
+
+@pytest.fixture
+def bare_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No setting of any service in the environment, no `.env`, no cached settings: each
+    test sets exactly the variables it means (a developer's own never leak in)."""
+    monkeypatch.chdir(tmp_path)
+    for config in SERVICE_CONFIGS:
+        for name in config.Settings.model_fields:
+            monkeypatch.delenv(name.upper(), raising=False)
+        config.get_settings.cache_clear()
+    yield
+    for config in SERVICE_CONFIGS:
+        config.get_settings.cache_clear()
+
+
+def refusal(start: Callable[[], object], service: str) -> str:
+    """What the entry point `start` exits with: asserted to be `<service>: cannot start: `
+    and one sentence; returned without the prefix."""
+    with pytest.raises(SystemExit) as exited:
+        start()
+    message = str(exited.value.code)
+    prefix = f"{service}: cannot start: "
+    assert message.startswith(prefix), message
+    sentence = message.removeprefix(prefix)
+    assert "\n" not in sentence
+    assert sentence.endswith(".")
+    assert sentence[0].isupper()
+    assert not SECOND_SENTENCE.search(sentence), sentence
+    return sentence

@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import uvicorn
 
+import devtenant.__main__
 import devtenant.config
 import devtenant.main
+from tests.conftest import refusal
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,7 +36,7 @@ def test_bad_setting_exits_with_one_sentence(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert (
         result.stderr.strip()
-        == "devtenant: DEVTENANT_ISSUER is invalid: it must be an http(s) URL."
+        == "devtenant: cannot start: DEVTENANT_ISSUER is invalid: it must be an http(s) URL."
     )
 
 
@@ -54,3 +58,47 @@ def test_rotate_keys_command(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert "now signing with key" in result.stdout
     assert (tmp_path / "data" / "keys.json").exists()
+
+
+def start_without_serving(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """`python -m devtenant`, failing the test instead of serving if the settings pass."""
+
+    def serve(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the tenant started despite a bad setting")
+
+    monkeypatch.setattr(uvicorn, "run", serve)
+    return lambda: devtenant.__main__.main([])
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"DEVTENANT_ISSUER": "localhost:4000"}, "DEVTENANT_ISSUER"),
+        ({"DEVTENANT_APP_URLS": "http://localhost:3000"}, "DEVTENANT_APP_URLS"),
+        ({"DEVTENANT_APP_URLS": '{"web": "http://localhost:3000"}'}, "DEVTENANT_APP_URLS"),
+        ({"DEVTENANT_ACCESS_TOKEN_LIFETIME": "0"}, "DEVTENANT_ACCESS_TOKEN_LIFETIME"),
+        ({"DEVTENANT_ID_TOKEN_LIFETIME": "10h"}, "DEVTENANT_ID_TOKEN_LIFETIME"),
+        ({"DEVTENANT_REFRESH_TOKEN_LIFETIME": "-1"}, "DEVTENANT_REFRESH_TOKEN_LIFETIME"),
+        ({"DEVTENANT_CONFIG_FILE": "missing.json"}, "DEVTENANT_CONFIG_FILE"),
+        ({"DEVTENANT_CONFIG_FILE": "."}, "DEVTENANT_CONFIG_FILE"),
+    ],
+)
+@pytest.mark.usefixtures("bare_environment")
+def test_every_bad_setting_stops_start_up_with_one_sentence(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], names: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert names in refusal(start_without_serving(monkeypatch), "devtenant")
+
+
+@pytest.mark.parametrize("content", ["not json", "[]", '{"users": [{"email": 3}]}'])
+@pytest.mark.usefixtures("bare_environment")
+def test_a_bad_config_file_stops_start_up_with_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str
+) -> None:
+    config = tmp_path / "tenant.json"
+    config.write_text(content)
+    monkeypatch.setenv("DEVTENANT_CONFIG_FILE", str(config))
+    monkeypatch.setenv("DEVTENANT_DATA_DIR", str(tmp_path / "data"))
+    assert "DEVTENANT_CONFIG_FILE" in refusal(start_without_serving(monkeypatch), "devtenant")
