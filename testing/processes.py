@@ -18,9 +18,10 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 
 import httpx
+
+from testing.servers import StartStop
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_DIR = REPO_ROOT / "bench" / "reference"
@@ -39,7 +40,7 @@ class ProcessDidNotStart(RuntimeError):
     """Raised when a child exits while starting or has not answered within its timeout."""
 
 
-class ManagedProcess:
+class ManagedProcess(StartStop):
     """A child process serving HTTP at `url`, ready once `url + ready_path` answers."""
 
     def __init__(
@@ -119,17 +120,6 @@ class ManagedProcess:
         if self._output is not None:
             self._output.close()
             self._output = None
-
-    def __enter__(self) -> ManagedProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def stop_process_group(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT) -> None:

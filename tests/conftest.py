@@ -61,13 +61,27 @@ def bare_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
         config.get_settings.cache_clear()
 
 
-def refusal(start: Callable[[], object], service: str) -> str:
-    """What the entry point `start` exits with: asserted to be `<service>: cannot start: `
-    and one sentence; returned without the prefix."""
-    with pytest.raises(SystemExit) as exited:
-        start()
-    message = str(exited.value.code)
-    prefix = f"{service}: cannot start: "
+Refusal = Callable[[Callable[[], object], str, dict[str, str]], str]
+
+
+@pytest.fixture
+def refusal(monkeypatch: pytest.MonkeyPatch, bare_environment: None) -> Refusal:
+    """`refusal(start, service, env)`: what the entry point `start` exits with in a bare
+    environment plus `env`, asserted to be `<service>: cannot start: ` and one sentence;
+    returned without the prefix."""
+
+    def refused(start: Callable[[], object], service: str, env: dict[str, str]) -> str:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        with pytest.raises(SystemExit) as exited:
+            start()
+        return one_sentence(str(exited.value.code), f"{service}: cannot start: ")
+
+    return refused
+
+
+def one_sentence(message: str, prefix: str) -> str:
+    """`message` without `prefix`, asserted to be one sentence on one line."""
     assert message.startswith(prefix), message
     sentence = message.removeprefix(prefix)
     assert "\n" not in sentence

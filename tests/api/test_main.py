@@ -16,7 +16,7 @@ from pydantic import ValidationError
 import api.main
 from api.config import Settings
 from testing.issuer import TestIssuer
-from tests.conftest import refusal
+from tests.conftest import Refusal
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -89,13 +89,10 @@ AUDIENCE = {"AUTH0_AUDIENCE": "https://quickstarts/api"}
         ({**ISSUER, **AUDIENCE, "CORS_ALLOWED_ORIGINS": "[oops"}, "CORS_ALLOWED_ORIGINS"),
     ],
 )
-@pytest.mark.usefixtures("bare_environment")
 def test_every_bad_setting_stops_start_up_with_one_sentence(
-    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], names: str
+    refusal: Refusal, env: dict[str, str], names: str
 ) -> None:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    assert names in refusal(lambda: api.main.app, "api")
+    assert names in refusal(lambda: api.main.app, "api", env)
 
 
 async def test_openapi_documents_bearer_auth_and_errors(client: httpx.AsyncClient) -> None:

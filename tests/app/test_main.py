@@ -13,7 +13,7 @@ import app.main
 from app.config import Settings
 from app.interceptor import InvalidAllowList
 from app.main import create_app
-from tests.conftest import refusal
+from tests.conftest import Refusal
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,12 +81,9 @@ REAL_TENANT = {"AUTH0_DOMAIN": "example.eu.auth0.com", "SESSION_SECRET": "s3cret
         ({**REAL_TENANT, "ALLOWED_LIST": '[{"uri": "https://a.test/x", "to": 1}]'}, "unknown"),
     ],
 )
-@pytest.mark.usefixtures("bare_environment")
 def test_every_bad_setting_stops_start_up_with_one_sentence(
-    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], names: str
+    refusal: Refusal, env: dict[str, str], names: str
 ) -> None:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    sentence = refusal(lambda: app.main.app, "app")
+    sentence = refusal(lambda: app.main.app, "app", env)
     assert names in sentence
     assert "s3cret" not in sentence  # a password in a URL, the session secret

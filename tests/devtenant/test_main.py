@@ -14,7 +14,7 @@ import uvicorn
 import devtenant.__main__
 import devtenant.config
 import devtenant.main
-from tests.conftest import refusal
+from tests.conftest import Refusal
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -60,7 +60,8 @@ def test_rotate_keys_command(tmp_path: Path) -> None:
     assert (tmp_path / "data" / "keys.json").exists()
 
 
-def start_without_serving(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+@pytest.fixture
+def tenant_cli(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
     """`python -m devtenant`, failing the test instead of serving if the settings pass."""
 
     def serve(*args: object, **kwargs: object) -> None:
@@ -83,22 +84,17 @@ def start_without_serving(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]
         ({"DEVTENANT_CONFIG_FILE": "."}, "DEVTENANT_CONFIG_FILE"),
     ],
 )
-@pytest.mark.usefixtures("bare_environment")
 def test_every_bad_setting_stops_start_up_with_one_sentence(
-    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], names: str
+    refusal: Refusal, tenant_cli: Callable[[], None], env: dict[str, str], names: str
 ) -> None:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    assert names in refusal(start_without_serving(monkeypatch), "devtenant")
+    assert names in refusal(tenant_cli, "devtenant", env)
 
 
 @pytest.mark.parametrize("content", ["not json", "[]", '{"users": [{"email": 3}]}'])
-@pytest.mark.usefixtures("bare_environment")
 def test_a_bad_config_file_stops_start_up_with_one_sentence(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str
+    refusal: Refusal, tenant_cli: Callable[[], None], tmp_path: Path, content: str
 ) -> None:
     config = tmp_path / "tenant.json"
     config.write_text(content)
-    monkeypatch.setenv("DEVTENANT_CONFIG_FILE", str(config))
-    monkeypatch.setenv("DEVTENANT_DATA_DIR", str(tmp_path / "data"))
-    assert "DEVTENANT_CONFIG_FILE" in refusal(start_without_serving(monkeypatch), "devtenant")
+    env = {"DEVTENANT_CONFIG_FILE": str(config), "DEVTENANT_DATA_DIR": str(tmp_path / "data")}
+    assert "DEVTENANT_CONFIG_FILE" in refusal(tenant_cli, "devtenant", env)
