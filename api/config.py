@@ -36,12 +36,10 @@ def _is_loopback(host: str | None) -> bool:
 
 
 def _is_origin(value: str) -> bool:
+    """True for `scheme://host[:port]` exactly, the form of a browser's Origin header."""
     parts = urlsplit(value)
-    return (
-        parts.scheme in ("http", "https")
-        and bool(parts.hostname)
-        and value == (f"{parts.scheme}://{parts.netloc}")
-    )
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and value == origin
 
 
 class Settings(BaseSettings):
@@ -109,7 +107,7 @@ class Settings(BaseSettings):
 
 
 def first_problem(exc: ValidationError) -> str:
-    """The first problem as one sentence naming the variable, never its value (a secret?)."""
+    """The first problem as one sentence naming the variable, never its value (a secret)."""
     problem = exc.errors()[0]
     variable = str(problem["loc"][0]).upper() if problem["loc"] else ""
     reason = str(problem["msg"]).removeprefix("Value error, ").rstrip(".")

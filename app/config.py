@@ -124,7 +124,7 @@ class Settings(BaseSettings):
 
 
 def first_problem(exc: ValidationError) -> str:
-    """The first problem as one sentence naming the variable, never its value (a secret?)."""
+    """The first problem as one sentence naming the variable, never its value (a secret)."""
     problem = exc.errors()[0]
     variable = str(problem["loc"][0]).upper() if problem["loc"] else ""
     reason = str(problem["msg"]).removeprefix("Value error, ").rstrip(".")

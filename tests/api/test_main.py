@@ -87,6 +87,8 @@ AUDIENCE = {"AUTH0_AUDIENCE": "https://quickstarts/api"}
         ({**ISSUER, **AUDIENCE, "ISSUER_RETRY_AFTER": "0"}, "ISSUER_RETRY_AFTER"),
         ({**ISSUER, **AUDIENCE, "AUTH0_SCOPES_FROM_PERMISSIONS": "maybe"}, "PERMISSIONS"),
         ({**ISSUER, **AUDIENCE, "CORS_ALLOWED_ORIGINS": "[oops"}, "CORS_ALLOWED_ORIGINS"),
+        # A browser's Origin has no path: with the slash, this origin would never match.
+        ({**ISSUER, **AUDIENCE, "CORS_ALLOWED_ORIGINS": "http://a.test/"}, "CORS_ALLOWED_ORIGINS"),
     ],
 )
 def test_every_bad_setting_stops_start_up_with_one_sentence(
