@@ -7,7 +7,7 @@ from ipaddress import ip_address
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 RETRY_AFTER = 5  # seconds
@@ -22,6 +22,10 @@ HTTP_TIMEOUT = 5.0  # seconds for a discovery or JWKS request
 AUDIENCE_PLACEHOLDERS = ("your_api_identifier", "{yourapiidentifier}", "your-api-identifier")
 
 
+class SettingsError(ValueError):
+    """Raised when a setting cannot run the API; the message is one sentence for people."""
+
+
 def _is_loopback(host: str | None) -> bool:
     if host == "localhost":
         return True
@@ -29,6 +33,13 @@ def _is_loopback(host: str | None) -> bool:
         return host is not None and ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _is_origin(value: str) -> bool:
+    """True for `scheme://host[:port]` exactly, the form of a browser's Origin header."""
+    parts = urlsplit(value)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and value == origin
 
 
 class Settings(BaseSettings):
@@ -71,7 +82,7 @@ class Settings(BaseSettings):
             parts.scheme == "http" and _is_loopback(parts.hostname)
         ):
             raise ValueError(
-                f"the issuer must use https:// (http:// only for localhost): {self.issuer}"
+                f"the issuer must use https:// (http:// only for localhost): {self.issuer!r}"
             )
         audience = self.auth0_audience.strip()
         if not audience or audience.lower() in AUDIENCE_PLACEHOLDERS or "YOUR_" in audience:
@@ -79,6 +90,13 @@ class Settings(BaseSettings):
                 "AUTH0_AUDIENCE is missing or still a placeholder: set it to your API's "
                 "identifier (Auth0 dashboard > Applications > APIs)"
             )
+        for origin in self.cors_allowed_origins:
+            if origin != "*" and not _is_origin(origin):
+                # A browser's Origin header has no path, not even "/": such an entry never matches.
+                raise ValueError(
+                    f"CORS_ALLOWED_ORIGINS entries must be origins like http://localhost:3000 "
+                    f"(scheme and host, no path): {origin!r}"
+                )
         unsupported = set(self.algorithms) - SUPPORTED_ALGORITHMS
         if unsupported or not self.algorithms:
             raise ValueError(
@@ -88,6 +106,20 @@ class Settings(BaseSettings):
         return self
 
 
+def first_problem(exc: ValidationError) -> str:
+    """The first problem as one sentence naming the variable, never its value (a secret)."""
+    problem = exc.errors()[0]
+    variable = str(problem["loc"][0]).upper() if problem["loc"] else ""
+    reason = str(problem["msg"]).removeprefix("Value error, ").rstrip(".")
+    if not variable:  # a check of several settings: its message names them
+        return f"{reason[:1].upper()}{reason[1:]}."
+    return f"{variable} is invalid: {reason[:1].lower()}{reason[1:]}."
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The settings from the environment and `.env`; SettingsError (one sentence) if one is bad."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(first_problem(exc)) from None

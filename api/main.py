@@ -16,9 +16,8 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 
-from api.config import Settings, get_settings
+from api.config import Settings, SettingsError, get_settings
 from api.errors import AuthError, IssuerUnavailable
 from api.jwks import JwksCache
 from api.middleware import AccessLogMiddleware, SecurityHeadersMiddleware
@@ -94,8 +93,7 @@ def __getattr__(name: str) -> Any:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         application = create_app()
-    except ValidationError as exc:
-        message = exc.errors()[0]["msg"].removeprefix("Value error, ")
-        sys.exit(f"api: cannot start: {message}")
+    except SettingsError as exc:
+        sys.exit(f"api: cannot start: {exc}")
     globals()["app"] = application
     return application

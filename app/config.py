@@ -14,7 +14,7 @@ from ipaddress import ip_address
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_TENANT_ISSUER = "http://localhost:4000/"
@@ -31,7 +31,7 @@ SESSION_COOKIE = "app_session"
 
 
 class SettingsError(ValueError):
-    """Raised when the settings cannot run the app; the message is one sentence for people."""
+    """Raised when a setting cannot run the app; the message is one sentence for people."""
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -69,9 +69,12 @@ class Settings(BaseSettings):
     @field_validator("allowed_list", mode="before")
     @classmethod
     def _parse_allowed_list(cls, value: object) -> object:
-        if isinstance(value, str):
+        if not isinstance(value, str):
+            return value
+        try:
             return json.loads(value) if value.strip() else []
-        return value
+        except ValueError:
+            raise ValueError("it must be a JSON list of URLs or objects") from None
 
     @property
     def issuer(self) -> str:
@@ -102,7 +105,7 @@ class Settings(BaseSettings):
         if parts.scheme != "https" and not self.on_dev_tenant:
             raise SettingsError(
                 "AUTH0_ISSUER_BASE_URL must use https:// (http:// only for localhost): "
-                f"{self.issuer}"
+                f"{self.issuer!r}"
             )
         for name in ("app_base_url", "api_base_url"):
             value = getattr(self, name)
@@ -120,6 +123,20 @@ class Settings(BaseSettings):
         return self
 
 
+def first_problem(exc: ValidationError) -> str:
+    """The first problem as one sentence naming the variable, never its value (a secret)."""
+    problem = exc.errors()[0]
+    variable = str(problem["loc"][0]).upper() if problem["loc"] else ""
+    reason = str(problem["msg"]).removeprefix("Value error, ").rstrip(".")
+    if not variable:  # a check of several settings: its message names them
+        return f"{reason[:1].upper()}{reason[1:]}."
+    return f"{variable} is invalid: {reason[:1].lower()}{reason[1:]}."
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The settings from the environment and `.env`; SettingsError (one sentence) if one is bad."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(first_problem(exc)) from None

@@ -13,12 +13,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
-from pydantic import ValidationError
 
 from app import auth, pages
 from app.config import Settings, SettingsError, get_settings
 from app.handlers import register_exception_handlers
 from app.http import create_http_client
+from app.interceptor import default_allowed_list
 from app.middleware import AccessLogMiddleware, SecurityHeadersMiddleware
 from app.oidc import create_oauth
 from app.proxy import create_proxy_router
@@ -30,6 +30,8 @@ from app.tokens import RefreshCoordinator, get_tokens
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    # A bad ALLOWED_LIST stops start-up here (InvalidAllowList), not later in the lifespan.
+    default_allowed_list(settings)
     # The session middleware is built before the lifespan runs, so the store is made here;
     # the lifespan closes it.
     store = create_session_store(settings)
@@ -78,12 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def _app_from_environment() -> FastAPI:
     try:
         return create_app()
-    except ValidationError as exc:
-        message = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
     except SettingsError as exc:
-        message = str(exc)
-    print(f"Cannot start the web app: {message}", file=sys.stderr)
-    raise SystemExit(1)
+        sys.exit(f"app: cannot start: {exc}")
 
 
 def __getattr__(name: str) -> FastAPI:

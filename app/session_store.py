@@ -181,5 +181,5 @@ def create_session_store(settings: Settings) -> SessionStore:
         return RedisSessionStore(url)
     # Only the scheme in the message: the URL may carry a password.
     raise SettingsError(
-        f"SESSION_STORE_URL must start with memory:// or redis:// (got {scheme or 'no'} scheme)"
+        f"SESSION_STORE_URL must start with memory:// or redis:// (got {scheme or 'no'} scheme)."
     )

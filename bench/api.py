@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from bench.services import (
+from bench.wrk import DEFAULT_CONNECTIONS, DEFAULT_DURATION, WrkResult, run_wrk
+from testing.issuer import DEFAULT_AUDIENCE
+from testing.processes import (
     ManagedProcess,
     express_reference,
     issuer_fetches,
@@ -30,9 +32,7 @@ from bench.services import (
     issuer_token,
     our_api,
 )
-from bench.wrk import DEFAULT_CONNECTIONS, DEFAULT_DURATION, WrkResult, run_wrk
-from tests.issuer import DEFAULT_AUDIENCE
-from tests.servers import free_port
+from testing.servers import free_port
 
 PATH = "/api/private"
 WARMUP_SECONDS = 2

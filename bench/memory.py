@@ -21,8 +21,9 @@ import httpx
 import redis
 
 from bench.seeding import SEED_PATH
-from bench.stack import System, log_in, rss_bytes, running_system, serving_pid
-from tests.redis_server import RedisServer
+from testing.login import log_in, session_cookie
+from testing.process_stack import ProcessStack, rss_bytes, running_process_stack, serving_pid
+from testing.redis_server import RedisServer
 
 DEFAULT_SESSIONS = 10_000
 SEED_BATCH = 1_000  # copies per request: keeps each request short
@@ -51,10 +52,10 @@ class MemoryFigures:
         return (self.rss_after - self.rss_before) / self.sessions
 
 
-async def _fill(system: System, sessions: int) -> int:
+async def _fill(system: ProcessStack, sessions: int) -> int:
     """Log in for real, then copy that session `sessions` times; the size of its record."""
     async with httpx.AsyncClient(base_url=system.app.url, timeout=30.0) as client:
-        await log_in(client, system.app.url)
+        session_cookie(await log_in(client, system.app.url))  # LoginFailed unless logged in
         # A page and an API call as the user: the session is a real, working one.
         (await client.get("/external-api")).raise_for_status()
         (await client.get("/api/external")).raise_for_status()
@@ -68,7 +69,7 @@ async def _fill(system: System, sessions: int) -> int:
 
 
 def _measure(store: str, store_url: str, sessions: int) -> MemoryFigures:
-    with running_system(store_url, SEEDED_TARGET) as system:
+    with running_process_stack(store_url, SEEDED_TARGET) as system:
         pid = serving_pid(system.app)
         before = rss_bytes(pid)
         record_bytes = asyncio.run(_fill(system, sessions))

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 import httpx
 
 from app.config import SESSION_COOKIE
-from bench.stack import ALICE, AUDIENCE, System, log_in, running_system
 from bench.wrk import WrkResult, run_wrk
-from tests.tenant import code_flow
+from testing.login import ALICE, AUDIENCE, log_in, session_cookie
+from testing.process_stack import ProcessStack, running_process_stack
+from testing.tenant import code_flow
 
 PATH = "/api/external"
 LOADED_CONNECTIONS = 64
@@ -53,16 +54,16 @@ class ProxyFigures:
         return sum(r.non_2xx + r.socket_errors for r in (self.direct, self.proxied))
 
 
-async def direct_token(system: System) -> str:
+async def direct_token(system: ProcessStack) -> str:
     """An access token for alice from the tenant, by the code flow with PKCE the app runs."""
     redirect_uri = f"{system.app.url}/callback"
     tokens = await code_flow(system.issuer, WEB_CLIENT, redirect_uri, SCOPE, AUDIENCE, *ALICE)
     return str(tokens["access_token"])
 
 
-async def _credentials(system: System) -> tuple[str, str]:
+async def _credentials(system: ProcessStack) -> tuple[str, str]:
     async with httpx.AsyncClient(timeout=30.0) as client:
-        cookie = await log_in(client, system.app.url)
+        cookie = session_cookie(await log_in(client, system.app.url))
     return (
         f"Cookie: {SESSION_COOKIE}={cookie}",
         f"Authorization: Bearer {await direct_token(system)}",
@@ -81,7 +82,7 @@ def measure_proxy(
     duration: float = DEFAULT_DURATION,
     connection_counts: Sequence[int] = (LOADED_CONNECTIONS, SINGLE_CONNECTION),
 ) -> list[ProxyFigures]:
-    with running_system() as system:
+    with running_process_stack() as system:
         cookie, bearer = asyncio.run(_credentials(system))
         proxied_url, direct_url = system.app.url + PATH, system.api.url + PATH
         for url, header in ((proxied_url, cookie), (direct_url, bearer)):

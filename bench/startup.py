@@ -26,14 +26,14 @@ from pathlib import Path
 
 import httpx
 
-from bench.services import (
+from testing.processes import (
     LOOPBACK,
     OUTPUT_TAIL,
     REPO_ROOT,
     STARTUP_TIMEOUT,
     stop_process_group,
 )
-from tests.servers import free_port
+from testing.servers import free_port
 
 FIXED_PORTS = {"web": 3000, "api": 3001, "tenant": 4000}
 # What answering means for each: a page, a public API route, the discovery document.

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             serve(settings, args.host, args.port, args.reset)
     except SettingsError as exc:
-        sys.exit(f"devtenant: {exc}")
+        sys.exit(f"devtenant: cannot start: {exc}")
 
 
 if __name__ == "__main__":

@@ -11,11 +11,10 @@ import hashlib
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
-from pydantic_settings import SettingsError as PydanticSettingsError
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_ISSUER = "http://localhost:4000/"
 DEFAULT_DATA_DIR = ".devtenant"
@@ -35,7 +34,7 @@ USER_ID_HEX_DIGITS = 24
 
 
 class SettingsError(ValueError):
-    """Raised when the settings or the config file cannot run the tenant (one sentence)."""
+    """Raised when a setting or the config file cannot run the tenant; one sentence for people."""
 
 
 class Client(BaseModel):
@@ -112,7 +111,10 @@ class Settings(BaseSettings):
 
     devtenant_issuer: str = DEFAULT_ISSUER
     devtenant_data_dir: Path = Path(DEFAULT_DATA_DIR)
-    devtenant_app_urls: list[str] = Field(default_factory=lambda: list(DEFAULT_APP_URLS))
+    # JSON, e.g. ["http://localhost:3000"]: the app's origins, for callbacks and logout URLs.
+    devtenant_app_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_APP_URLS)
+    )
     devtenant_access_token_lifetime: int = Field(default=ACCESS_TOKEN_LIFETIME, gt=0)
     devtenant_id_token_lifetime: int = Field(default=ID_TOKEN_LIFETIME, gt=0)
     devtenant_refresh_token_lifetime: int = Field(default=REFRESH_TOKEN_LIFETIME, gt=0)
@@ -124,6 +126,16 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("it must be an http(s) URL")
         return value.rstrip("/") + "/"
+
+    @field_validator("devtenant_app_urls", mode="before")
+    @classmethod
+    def _parse_json_list(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise ValueError('it must be a JSON list, e.g. ["http://localhost:3000"]') from None
 
     @property
     def issuer(self) -> str:
@@ -208,14 +220,20 @@ def load_registry(settings: Settings) -> Registry:
         raise SettingsError(f"DEVTENANT_CONFIG_FILE {path} is not a valid tenant config.") from exc
 
 
+def first_problem(exc: ValidationError) -> str:
+    """The first problem as one sentence naming the variable, never its value (a secret)."""
+    problem = exc.errors()[0]
+    variable = str(problem["loc"][0]).upper() if problem["loc"] else ""
+    reason = str(problem["msg"]).removeprefix("Value error, ").rstrip(".")
+    if not variable:  # a check of several settings: its message names them
+        return f"{reason[:1].upper()}{reason[1:]}."
+    return f"{variable} is invalid: {reason[:1].lower()}{reason[1:]}."
+
+
 @lru_cache
 def get_settings() -> Settings:
+    """The settings from the environment and `.env`; SettingsError (one sentence) if one is bad."""
     try:
         return Settings()
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]).upper()
-        reason = str(first["msg"]).removeprefix("Value error, ").rstrip(".")
-        raise SettingsError(f"{field} is invalid: {reason}.") from exc
-    except PydanticSettingsError as exc:  # e.g. DEVTENANT_APP_URLS that is not a JSON list
-        raise SettingsError(f"{exc}; list settings must be JSON, e.g. '[\"http://...\"]'.") from exc
+        raise SettingsError(first_problem(exc)) from None

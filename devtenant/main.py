@@ -57,4 +57,4 @@ def __getattr__(name: str) -> Any:
     try:
         return create_app()
     except SettingsError as exc:
-        sys.exit(f"devtenant: {exc}")
+        sys.exit(f"devtenant: cannot start: {exc}")

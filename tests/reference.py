@@ -7,16 +7,15 @@ both give the same verdict for the same request.
 from __future__ import annotations
 
 import os
-from types import TracebackType
 
 import pytest
 
-from bench.services import REFERENCE_DIR, ManagedProcess, express_reference
+from testing.processes import REFERENCE_DIR, ManagedProcess, express_reference
+from testing.servers import StartStop, free_port
 from tests.conftest import require
-from tests.servers import free_port
 
 
-class ExpressReference:
+class ExpressReference(StartStop):
     """`node bench/reference/server.js` on a free loopback port; a context manager."""
 
     def __init__(self, issuer_url: str, audience: str, port: int | None = None) -> None:
@@ -41,14 +40,3 @@ class ExpressReference:
 
     def stop(self) -> None:
         self._process.stop()
-
-    def __enter__(self) -> ExpressReference:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -10,8 +10,8 @@ import pytest
 
 from api.config import Settings
 from api.main import create_app
-from tests.issuer import TestIssuer
-from tests.servers import LiveServer
+from testing.issuer import TestIssuer
+from testing.servers import LiveServer
 
 RETRY_AFTER = 1  # seconds; short so the outage tests recover quickly
 
@@ -32,7 +32,7 @@ def settings_for(issuer: TestIssuer, **overrides: Any) -> Settings:
         "issuer_retry_after": RETRY_AFTER,
         **overrides,
     }
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from tests.issuer import SigningKey
+from testing.issuer import SigningKey
 
 
 def b64url(data: bytes) -> str:

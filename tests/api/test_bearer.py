@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.issuer import TestIssuer
+from testing.issuer import TestIssuer
 
 PRIVATE = "/api/private"
 
@@ -74,7 +74,7 @@ async def test_more_than_one_method_is_400(
 ) -> None:
     token = issuer.token()
     headers = {"Authorization": f"Bearer {token}"} if "header" in where else {}
-    params: list[tuple[str, str]] = []
+    params: list[tuple[str, str | int | float | bool | None]] = []
     if "query" in where:
         params.append(("access_token", token))
     if where == "query-twice":

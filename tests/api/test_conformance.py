@@ -19,10 +19,10 @@ import pytest
 
 from api.config import Settings
 from api.main import create_app
+from testing.issuer import SigningKey, TestIssuer
+from testing.servers import LiveServer
 from tests.api import forged
-from tests.issuer import SigningKey, TestIssuer
 from tests.reference import ExpressReference
-from tests.servers import LiveServer
 
 pytestmark = pytest.mark.node
 
@@ -199,7 +199,7 @@ def shared_issuer() -> Iterator[TestIssuer]:
 
 def _settings(issuer: TestIssuer) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         auth0_issuer_base_url=issuer.url,
         auth0_audience=issuer.audience,
     )

@@ -7,9 +7,9 @@ import asyncio
 import httpx
 
 from api.main import create_app
+from testing.issuer import SigningKey, TestIssuer
+from testing.servers import LiveServer
 from tests.api.conftest import RETRY_AFTER, settings_for
-from tests.issuer import SigningKey, TestIssuer
-from tests.servers import LiveServer
 
 PRIVATE = "/api/private"
 

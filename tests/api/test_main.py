@@ -13,8 +13,10 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+import api.main
 from api.config import Settings
-from tests.issuer import TestIssuer
+from testing.issuer import TestIssuer
+from tests.conftest import Refusal
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,11 +40,11 @@ def test_settings_refuse_unsafe_or_missing_values(overrides: dict[str, Any], mes
         **overrides,
     }
     with pytest.raises(ValidationError, match=message):
-        Settings(_env_file=None, **values)  # type: ignore[call-arg]
+        Settings(_env_file=None, **values)
 
 
 def test_domain_gives_auth0_issuer_with_trailing_slash() -> None:
-    settings = Settings(_env_file=None, auth0_domain="t.us.auth0.com", auth0_audience="a")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, auth0_domain="t.us.auth0.com", auth0_audience="a")
     assert settings.issuer == "https://t.us.auth0.com/"
 
 
@@ -64,6 +66,35 @@ def test_uvicorn_entry_point_exits_with_one_sentence_without_audience(tmp_path: 
     assert result.returncode == 1
     assert result.stderr.strip().startswith("api: cannot start: AUTH0_AUDIENCE is missing")
     assert "Traceback" not in result.stderr
+
+
+ISSUER = {"AUTH0_ISSUER_BASE_URL": "https://tenant.example.com/"}
+AUDIENCE = {"AUTH0_AUDIENCE": "https://quickstarts/api"}
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({**ISSUER}, "AUTH0_AUDIENCE"),
+        ({**ISSUER, "AUTH0_AUDIENCE": "YOUR_API_IDENTIFIER"}, "AUTH0_AUDIENCE"),
+        ({**AUDIENCE}, "AUTH0_DOMAIN or AUTH0_ISSUER_BASE_URL"),
+        ({**AUDIENCE, "AUTH0_ISSUER_BASE_URL": "http://tenant.example.com/"}, "https://"),
+        ({**ISSUER, **AUDIENCE, "ALGORITHMS": "RS256,HS256"}, "ALGORITHMS"),
+        ({**ISSUER, **AUDIENCE, "CLOCK_TOLERANCE": "3600"}, "CLOCK_TOLERANCE"),
+        ({**ISSUER, **AUDIENCE, "CACHE_MAX_AGE": "soon"}, "CACHE_MAX_AGE"),
+        ({**ISSUER, **AUDIENCE, "JWKS_COOLDOWN": "-1"}, "JWKS_COOLDOWN"),
+        ({**ISSUER, **AUDIENCE, "HTTP_TIMEOUT": "0"}, "HTTP_TIMEOUT"),
+        ({**ISSUER, **AUDIENCE, "ISSUER_RETRY_AFTER": "0"}, "ISSUER_RETRY_AFTER"),
+        ({**ISSUER, **AUDIENCE, "AUTH0_SCOPES_FROM_PERMISSIONS": "maybe"}, "PERMISSIONS"),
+        ({**ISSUER, **AUDIENCE, "CORS_ALLOWED_ORIGINS": "[oops"}, "CORS_ALLOWED_ORIGINS"),
+        # A browser's Origin has no path: with the slash, this origin would never match.
+        ({**ISSUER, **AUDIENCE, "CORS_ALLOWED_ORIGINS": "http://a.test/"}, "CORS_ALLOWED_ORIGINS"),
+    ],
+)
+def test_every_bad_setting_stops_start_up_with_one_sentence(
+    refusal: Refusal, env: dict[str, str], names: str
+) -> None:
+    assert names in refusal(lambda: api.main.app, "api", env)
 
 
 async def test_openapi_documents_bearer_auth_and_errors(client: httpx.AsyncClient) -> None:

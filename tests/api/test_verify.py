@@ -11,7 +11,7 @@ import httpx
 import pytest
 from jose import jws
 
-from tests.issuer import SigningKey, TestIssuer, sign_raw
+from testing.issuer import SigningKey, TestIssuer, sign_raw
 
 PRIVATE = "/api/private"
 

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import require
-from tests.redis_server import RedisServer
+from testing.live_stack import LiveStack, running_live_stack
 
 
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    """A fresh redis-server of this test's own, stopped (without saving) afterwards."""
-    executable = require("redis-server", "the Redis session store is tested against real Redis")
-    server = RedisServer(executable, directory=tmp_path).start()
-    yield server
-    server.stop(save=False)
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
+    """Tenant, API and app on free ports, shared by one test module's tests."""
+    with running_live_stack(tmp_path_factory.mktemp("tenant")) as stack:
+        yield stack

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -11,14 +10,8 @@ import pytest
 
 from app.auth import logout_url, safe_return_to
 from app.config import SESSION_COOKIE
-from tests.app.stack import ALICE, AUDIENCE, Stack, app_settings, csrf_from, running_stack
-from tests.tenant import login
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory.mktemp("tenant")) as stack:
-        yield stack
+from testing.live_stack import LiveStack, app_settings, csrf_from, running_live_stack
+from testing.login import ALICE, AUDIENCE, submit_login_form
 
 
 @pytest.mark.parametrize(
@@ -39,7 +32,7 @@ def test_return_to_accepts_only_same_origin_paths(value: str | None, expected: s
     assert safe_return_to(value) == expected
 
 
-async def test_login_redirects_with_pkce_state_nonce_and_audience(stack: Stack) -> None:
+async def test_login_redirects_with_pkce_state_nonce_and_audience(stack: LiveStack) -> None:
     async with stack.client() as client:
         response = await client.get("/login")
     assert response.status_code == 302
@@ -55,7 +48,7 @@ async def test_login_redirects_with_pkce_state_nonce_and_audience(stack: Stack) 
     assert query["redirect_uri"] == f"{stack.app.url}/callback"
 
 
-async def test_login_then_callback_returns_to_the_page_asked_for(stack: Stack) -> None:
+async def test_login_then_callback_returns_to_the_page_asked_for(stack: LiveStack) -> None:
     async with stack.client() as client:
         done = await stack.login(client, return_to="/external-api")
         assert done.status_code == 303
@@ -66,17 +59,17 @@ async def test_login_then_callback_returns_to_the_page_asked_for(stack: Stack) -
 
 
 @pytest.mark.parametrize("target", ["https://evil.test", "//evil.test", "/\\evil.test"])
-async def test_login_never_redirects_off_site(stack: Stack, target: str) -> None:
+async def test_login_never_redirects_off_site(stack: LiveStack, target: str) -> None:
     async with stack.client() as client:
         done = await stack.login(client, return_to=target)
     assert done.status_code == 303
     assert done.headers["location"] == "/"
 
 
-async def test_tampered_state_shows_the_error_page(stack: Stack) -> None:
+async def test_tampered_state_shows_the_error_page(stack: LiveStack) -> None:
     async with stack.client() as client:
         started = await client.get("/login")
-        back = await login(client, started.headers["location"], *ALICE)
+        back = await submit_login_form(client, started.headers["location"], *ALICE)
         url = urlsplit(back.headers["location"])
         query = {key: values[0] for key, values in parse_qs(url.query).items()}
         forged = await client.get(
@@ -88,14 +81,14 @@ async def test_tampered_state_shows_the_error_page(stack: Stack) -> None:
     assert query["code"] not in forged.text
 
 
-async def test_callback_without_a_login_is_a_state_mismatch(stack: Stack) -> None:
+async def test_callback_without_a_login_is_a_state_mismatch(stack: LiveStack) -> None:
     async with stack.client() as client:
         response = await client.get("/callback", params={"code": "abc", "state": "def"})
     assert response.status_code == 400
     assert 'id="error-code">state_mismatch<' in response.text
 
 
-async def test_tenant_error_is_shown_escaped(stack: Stack) -> None:
+async def test_tenant_error_is_shown_escaped(stack: LiveStack) -> None:
     async with stack.client() as client:
         await client.get("/login")
         response = await client.get(
@@ -107,7 +100,7 @@ async def test_tenant_error_is_shown_escaped(stack: Stack) -> None:
     assert "<script>x()" not in response.text
 
 
-async def test_session_id_changes_at_login_and_the_old_one_is_dead(stack: Stack) -> None:
+async def test_session_id_changes_at_login_and_the_old_one_is_dead(stack: LiveStack) -> None:
     async with stack.client() as client:
         await client.get("/login")
         before = client.cookies.get(SESSION_COOKIE)
@@ -123,7 +116,7 @@ async def test_session_id_changes_at_login_and_the_old_one_is_dead(stack: Stack)
     assert response.headers["location"].startswith("/login")
 
 
-async def test_logout_needs_the_csrf_token(stack: Stack) -> None:
+async def test_logout_needs_the_csrf_token(stack: LiveStack) -> None:
     async with stack.client() as client:
         await stack.login(client)
         missing = await client.post("/logout")
@@ -134,7 +127,7 @@ async def test_logout_needs_the_csrf_token(stack: Stack) -> None:
     assert still_in.status_code == 200
 
 
-async def test_logout_clears_the_session_and_goes_to_the_tenant(stack: Stack) -> None:
+async def test_logout_clears_the_session_and_goes_to_the_tenant(stack: LiveStack) -> None:
     async with stack.client() as client:
         await stack.login(client)
         page = await client.get("/")
@@ -171,7 +164,7 @@ def test_logout_uses_v2_logout_on_auth0_even_with_end_session_endpoint() -> None
 
 
 async def test_tenant_down_at_login_is_a_clear_error(tmp_path: Path) -> None:
-    with running_stack(tmp_path) as stack:
+    with running_live_stack(tmp_path) as stack:
         stack.tenant.stop()
         async with httpx.AsyncClient(base_url=stack.app.url) as client:
             response = await client.get("/login")

@@ -13,7 +13,7 @@ from app.csrf import CSRF_HEADER, CsrfProtected, csrf_error_handler, csrf_token
 from app.errors import CsrfError
 from app.session_middleware import ServerSessionMiddleware, rotate_session
 from app.session_store import MemorySessionStore
-from tests.servers import LiveServer
+from testing.servers import LiveServer
 
 
 def csrf_app() -> FastAPI:

@@ -11,13 +11,13 @@ import httpx
 import pytest
 
 from app.config import SESSION_COOKIE
-from tests.app.stack import SESSION_SECRET, Stack, csrf_from, running_stack
-from tests.stack import session_store
+from testing.live_stack import SESSION_SECRET, LiveStack, csrf_from, running_live_stack
+from testing.sessions import session_store
 
 JWT = re.compile(r"eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+")
 
 
-async def session_record(stack: Stack, cookie: str) -> dict[str, Any]:
+async def session_record(stack: LiveStack, cookie: str) -> dict[str, Any]:
     sid = cookie.split(".")[0]  # the cookie is the signed id: id.timestamp.signature
     record = await session_store(stack).load(sid)
     assert record is not None
@@ -41,7 +41,7 @@ async def test_a_whole_visit_leaks_no_token(
         await response.aread()
         responses.append(response)
 
-    with running_stack(tmp_path) as stack:
+    with running_live_stack(tmp_path) as stack:
         async with stack.client() as client:
             client.event_hooks["response"] = [keep]
             done = await stack.login(client, return_to="/external-api")

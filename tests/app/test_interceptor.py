@@ -76,7 +76,8 @@ async def authorization(items: Items, url: str, **kwargs: object) -> str | None:
     kwargs.setdefault("source", FakeSource())
     recorder = await send(items, url, **kwargs)  # type: ignore[arg-type]
     assert len(recorder.sent) == 1
-    return recorder.sent[0].headers.get("authorization")
+    header: str | None = recorder.sent[0].headers.get("authorization")
+    return header
 
 
 # -- matching -------------------------------------------------------------------------------

@@ -7,6 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+import app.main
+from app.config import Settings
+from app.interceptor import InvalidAllowList
+from app.main import create_app
+from tests.conftest import Refusal
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -28,10 +36,10 @@ def test_bad_issuer_stops_start_up_with_one_sentence(tmp_path: Path) -> None:
     result = import_app(tmp_path, AUTH0_ISSUER_BASE_URL="http://tenant.example.com/")
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if "Warning" not in line]
-    message = [line for line in lines if line.startswith("Cannot start the web app:")]
+    message = [line for line in lines if line.startswith("app: cannot start:")]
     assert message == [
-        "Cannot start the web app: AUTH0_ISSUER_BASE_URL must use https:// "
-        "(http:// only for localhost): http://tenant.example.com/"
+        "app: cannot start: AUTH0_ISSUER_BASE_URL must use https:// "
+        "(http:// only for localhost): 'http://tenant.example.com/'."
     ]
     assert "Traceback" not in result.stderr
 
@@ -45,3 +53,37 @@ def test_real_tenant_without_session_secret_is_refused(tmp_path: Path) -> None:
 
 def test_defaults_build_the_app(tmp_path: Path) -> None:
     assert import_app(tmp_path).returncode == 0
+
+
+def test_an_unsafe_allow_list_entry_fails_create_app_not_the_lifespan() -> None:
+    settings = Settings(_env_file=None, allowed_list=["https://api.example.com*"])
+    with pytest.raises(InvalidAllowList, match=r"api\.example\.com"):
+        create_app(settings)
+
+
+REAL_TENANT = {"AUTH0_DOMAIN": "example.eu.auth0.com", "SESSION_SECRET": "s3cret-for-the-test"}
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"AUTH0_ISSUER_BASE_URL": "http://tenant.example.com/"}, "https://"),
+        ({"AUTH0_DOMAIN": "example.eu.auth0.com"}, "SESSION_SECRET"),
+        ({"APP_BASE_URL": "localhost:3000"}, "APP_BASE_URL"),
+        ({"API_BASE_URL": "ftp://localhost:3001"}, "API_BASE_URL"),
+        ({"SESSION_IDLE_TIMEOUT": "0"}, "SESSION_IDLE_TIMEOUT"),
+        ({"SESSION_ABSOLUTE_TIMEOUT": "a week"}, "SESSION_ABSOLUTE_TIMEOUT"),
+        ({"SESSION_MAX_MEMORY": "-5"}, "SESSION_MAX_MEMORY"),
+        ({"SESSION_STORE_URL": "postgres://user:s3cret@db/0"}, "SESSION_STORE_URL"),
+        ({"ALLOWED_LIST": "https://api.example.com/*"}, "ALLOWED_LIST"),
+        ({"ALLOWED_LIST": '{"uri": "https://api.example.com/*"}'}, "ALLOWED_LIST"),
+        ({"ALLOWED_LIST": '["https://api.example.com*"]'}, "Allow-list entry"),
+        ({**REAL_TENANT, "ALLOWED_LIST": '[{"uri": "https://a.test/x", "to": 1}]'}, "unknown"),
+    ],
+)
+def test_every_bad_setting_stops_start_up_with_one_sentence(
+    refusal: Refusal, env: dict[str, str], names: str
+) -> None:
+    sentence = refusal(lambda: app.main.app, "app", env)
+    assert names in sentence
+    assert "s3cret" not in sentence  # a password in a URL, the session secret

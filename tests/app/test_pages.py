@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.app.stack import BOB, Stack, csrf_from, running_stack
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory.mktemp("tenant")) as stack:
-        yield stack
+from testing.live_stack import LiveStack, csrf_from, running_live_stack
+from testing.login import BOB
 
 
 @pytest.fixture
-async def alice(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+async def alice(stack: LiveStack) -> AsyncIterator[httpx.AsyncClient]:
     async with stack.client() as client:
         await stack.login(client)
         yield client
 
 
-async def test_home_for_visitors_offers_login_and_no_api_link(stack: Stack) -> None:
+async def test_home_for_visitors_offers_login_and_no_api_link(stack: LiveStack) -> None:
     async with stack.client() as client:
         page = await client.get("/")
     assert page.status_code == 200
@@ -33,7 +28,7 @@ async def test_home_for_visitors_offers_login_and_no_api_link(stack: Stack) -> N
     assert "app_session" not in page.headers.get("set-cookie", "")  # no session for visitors
 
 
-async def test_security_headers(stack: Stack) -> None:
+async def test_security_headers(stack: LiveStack) -> None:
     async with stack.client() as client:
         page = await client.get("/")
         css = await client.get("/static/app.css")
@@ -51,7 +46,7 @@ async def test_security_headers(stack: Stack) -> None:
 
 
 @pytest.mark.parametrize("path", ["/external-api", "/profile"])
-async def test_private_pages_send_visitors_to_login(stack: Stack, path: str) -> None:
+async def test_private_pages_send_visitors_to_login(stack: LiveStack, path: str) -> None:
     async with stack.client() as client:
         response = await client.get(path)
     assert response.status_code == 303
@@ -74,7 +69,7 @@ async def test_proxy_calls_the_api_with_the_session_token(alice: httpx.AsyncClie
     assert scoped.status_code == 200
 
 
-async def test_proxy_without_a_session_is_401(stack: Stack) -> None:
+async def test_proxy_without_a_session_is_401(stack: LiveStack) -> None:
     async with stack.client() as client:
         private = await client.get("/api/external")
         public = await client.get("/api/public")
@@ -115,7 +110,7 @@ async def test_profile_shows_claims_and_metadata(alice: httpx.AsyncClient) -> No
     assert "&#34;sub&#34;: &#34;auth0|" in page.text or "&#34;sub&#34;" in page.text
 
 
-async def test_theme_is_saved_and_shown_after_reload(stack: Stack) -> None:
+async def test_theme_is_saved_and_shown_after_reload(stack: LiveStack) -> None:
     async with stack.client() as bob:
         await stack.login(bob, BOB)
         page = await bob.get("/profile")
@@ -136,7 +131,7 @@ async def test_theme_form_needs_csrf_and_a_known_theme(alice: httpx.AsyncClient)
     assert odd.headers["location"] == "/profile?status=failed"
 
 
-async def test_error_page_maps_codes_and_never_echoes_input(stack: Stack) -> None:
+async def test_error_page_maps_codes_and_never_echoes_input(stack: LiveStack) -> None:
     async with stack.client() as client:
         known = await client.get("/error", params={"code": "access_denied"})
         odd = await client.get("/error", params={"code": "<script>alert(1)</script>"})
@@ -150,7 +145,7 @@ async def test_error_page_maps_codes_and_never_echoes_input(stack: Stack) -> Non
 
 async def test_profile_without_management_api_says_metadata_unavailable(tmp_path: Path) -> None:
     # An issuer whose Management API is not reachable: the app must still render the page.
-    with running_stack(tmp_path) as stack:
+    with running_live_stack(tmp_path) as stack:
         async with stack.client() as client:
             await stack.login(client)
             stack.tenant.stop()  # the Management API lives on the tenant
@@ -160,7 +155,7 @@ async def test_profile_without_management_api_says_metadata_unavailable(tmp_path
 
 
 async def test_api_down_has_a_clear_message(tmp_path: Path) -> None:
-    with running_stack(tmp_path) as stack:
+    with running_live_stack(tmp_path) as stack:
         async with stack.client() as client:
             await stack.login(client)
             page = await client.get("/external-api")
@@ -174,7 +169,7 @@ async def test_api_down_has_a_clear_message(tmp_path: Path) -> None:
 
 
 async def test_no_audience_shows_a_warning(tmp_path: Path) -> None:
-    with running_stack(tmp_path, auth0_audience="") as stack:
+    with running_live_stack(tmp_path, app={"auth0_audience": ""}) as stack:
         async with stack.client() as client:
             await stack.login(client)
             page = await client.get("/external-api")

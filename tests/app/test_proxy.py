@@ -15,10 +15,10 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.config import Settings
-from app.http import create_http_client
+from app.http import DEFAULT_TIMEOUT, create_http_client
 from app.proxy import PROXY_EXCEPTION_HANDLERS, create_proxy_router
 from app.token_source import TokenUnavailable
-from tests.servers import LiveServer
+from testing.servers import LiveServer
 
 MB = 1024 * 1024
 CHUNK = 64 * 1024
@@ -107,12 +107,13 @@ def proxy_app(api_base_url: str, timeout: httpx.Timeout | None = None) -> FastAP
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        extra = {"timeout": timeout} if timeout else {}
-        async with create_http_client(settings, **extra) as client:
+        async with create_http_client(settings, timeout=timeout or DEFAULT_TIMEOUT) as client:
             app.state.http = client
             yield
 
-    app = FastAPI(lifespan=lifespan, exception_handlers=PROXY_EXCEPTION_HANDLERS)
+    app = FastAPI(lifespan=lifespan)
+    for error, handler in PROXY_EXCEPTION_HANDLERS.items():
+        app.add_exception_handler(error, handler)
     app.include_router(create_proxy_router(settings))
     app.add_middleware(FakeTokenManager)
     return app

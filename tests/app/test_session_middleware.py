@@ -21,8 +21,8 @@ from app.session_middleware import (
     session_store_unavailable_handler,
 )
 from app.session_store import MemorySessionStore, RedisSessionStore, SessionStore
-from tests.redis_server import RedisServer
-from tests.servers import LiveServer
+from testing.redis_server import RedisServer
+from testing.servers import LiveServer
 
 SECRET = "test-session-secret"
 USER = {"sub": "auth0|0123456789abcdef01234567", "name": "Alice"}
@@ -166,7 +166,7 @@ def test_tampered_cookie_gives_a_fresh_session(client: httpx.Client, forge: Any)
     forged = forge(client.cookies[SESSION_COOKIE])
     client.cookies.clear()
     cookie = f"{SESSION_COOKIE}={forged}".encode()
-    response = client.get("/read", headers={"cookie": cookie})
+    response = client.get("/read", headers=[(b"cookie", cookie)])
     assert response.status_code == 200
     assert response.json() == {}
     [header] = set_cookie_headers(response)  # the useless cookie is expired

@@ -15,7 +15,7 @@ from app.session_store import (
     RedisSessionStore,
     create_session_store,
 )
-from tests.redis_server import RedisServer
+from testing.redis_server import RedisServer
 
 RECORD = {"user": {"sub": "auth0|0123456789abcdef01234567"}, "_state_auth0_x": {"exp": 1.5}}
 

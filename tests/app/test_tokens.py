@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -21,18 +21,13 @@ from app.tokens import (
     SessionTokens,
     store_token_set,
 )
-from tests.app.stack import ALICE, AUDIENCE, Stack, app_settings, running_stack
-from tests.servers import free_port
-from tests.tenant import code_flow
+from testing.live_stack import LiveStack, app_settings
+from testing.login import ALICE, AUDIENCE
+from testing.servers import free_port
+from testing.tenant import code_flow
 
 CLIENT = ("quickstart-web", "quickstart-web-dev-secret")
 SCOPE = "openid profile email offline_access read:messages"
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory.mktemp("tenant")) as stack:
-        yield stack
 
 
 @pytest.fixture
@@ -42,7 +37,7 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 
 def manager(
-    stack: Stack, http: httpx.AsyncClient, session: dict[str, Any], **metadata: Any
+    stack: LiveStack, http: httpx.AsyncClient, session: dict[str, Any], **metadata: Any
 ) -> SessionTokens:
     async def discovery() -> dict[str, Any]:
         if metadata:
@@ -54,7 +49,7 @@ def manager(
     return SessionTokens(session, settings, http, discovery, RefreshCoordinator())
 
 
-async def logged_in_session(stack: Stack, http: httpx.AsyncClient) -> dict[str, Any]:
+async def logged_in_session(stack: LiveStack, http: httpx.AsyncClient) -> dict[str, Any]:
     session: dict[str, Any] = {"user": {"sub": "auth0|alice"}}
     store_token_set(
         session,
@@ -69,7 +64,9 @@ def expire(session: dict[str, Any]) -> None:
         token_set["expires_at"] = time.time() + TOKEN_MIN_TTL - 1
 
 
-async def test_a_valid_cached_token_is_used_as_is(stack: Stack, http: httpx.AsyncClient) -> None:
+async def test_a_valid_cached_token_is_used_as_is(
+    stack: LiveStack, http: httpx.AsyncClient
+) -> None:
     session = await logged_in_session(stack, http)
     cached = next(iter(session[TOKENS_KEY].values()))["access_token"]
     tokens = manager(stack, http, session)
@@ -78,7 +75,7 @@ async def test_a_valid_cached_token_is_used_as_is(stack: Stack, http: httpx.Asyn
 
 
 async def test_a_token_near_expiry_is_refreshed_and_the_refresh_token_rotated(
-    stack: Stack, http: httpx.AsyncClient
+    stack: LiveStack, http: httpx.AsyncClient
 ) -> None:
     session = await logged_in_session(stack, http)
     old_refresh = session[REFRESH_KEY]
@@ -92,7 +89,9 @@ async def test_a_token_near_expiry_is_refreshed_and_the_refresh_token_rotated(
     assert token_set["expires_at"] - time.time() > TOKEN_MIN_TTL
 
 
-async def test_a_second_audience_gets_its_own_token(stack: Stack, http: httpx.AsyncClient) -> None:
+async def test_a_second_audience_gets_its_own_token(
+    stack: LiveStack, http: httpx.AsyncClient
+) -> None:
     session = await logged_in_session(stack, http)
     management = f"{stack.issuer}api/v2/"
     tokens = manager(stack, http, session)
@@ -105,7 +104,7 @@ async def test_a_second_audience_gets_its_own_token(stack: Stack, http: httpx.As
 
 
 async def test_concurrent_refreshes_of_one_session_are_merged(
-    stack: Stack, http: httpx.AsyncClient
+    stack: LiveStack, http: httpx.AsyncClient
 ) -> None:
     session = await logged_in_session(stack, http)
     expire(session)
@@ -127,14 +126,14 @@ async def test_concurrent_refreshes_of_one_session_are_merged(
     assert session[REFRESH_KEY] not in refresh_tokens
 
 
-async def test_no_user_means_login_required(stack: Stack, http: httpx.AsyncClient) -> None:
+async def test_no_user_means_login_required(stack: LiveStack, http: httpx.AsyncClient) -> None:
     with pytest.raises(TokenUnavailable) as caught:
         await manager(stack, http, {}).get_access_token()
     assert caught.value.error == "login_required"
 
 
 async def test_no_refresh_token_means_missing_refresh_token(
-    stack: Stack, http: httpx.AsyncClient
+    stack: LiveStack, http: httpx.AsyncClient
 ) -> None:
     session = await logged_in_session(stack, http)
     del session[REFRESH_KEY]
@@ -145,7 +144,7 @@ async def test_no_refresh_token_means_missing_refresh_token(
 
 
 async def test_a_rejected_refresh_token_clears_the_tokens(
-    stack: Stack, http: httpx.AsyncClient
+    stack: LiveStack, http: httpx.AsyncClient
 ) -> None:
     session = await logged_in_session(stack, http)
     session[REFRESH_KEY] = "not-a-refresh-token"
@@ -158,7 +157,7 @@ async def test_a_rejected_refresh_token_clears_the_tokens(
 
 
 async def test_tenant_down_is_token_endpoint_unavailable(
-    stack: Stack, http: httpx.AsyncClient
+    stack: LiveStack, http: httpx.AsyncClient
 ) -> None:
     session = await logged_in_session(stack, http)
     expire(session)

@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from testing.servers import LiveServer
+from testing.tenant import start_tenant
 from tests.devtenant.helpers import APP
-from tests.servers import LiveServer
-from tests.tenant import start_tenant
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 from jose import jwt
 
-from tests.servers import LiveServer
-from tests.tenant import login
+from testing.login import submit_login_form
+from testing.servers import LiveServer
 
 APP = "http://app.test"
 CALLBACK = f"{APP}/callback"
@@ -58,7 +58,7 @@ async def login_code(
     user: tuple[str, str] = ALICE,
     **params: str | None,
 ) -> str:
-    response = await login(client, authorize_url(tenant, **params), *user)
+    response = await submit_login_form(client, authorize_url(tenant, **params), *user)
     query = redirect_params(response)
     assert query["state"] == params.get("state", "the-state")
     return query["code"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from testing.login import LOGIN_STATE, submit_login_form
+from testing.servers import LiveServer
 from tests.devtenant.helpers import (
     ALICE,
     CALLBACK,
@@ -14,8 +16,6 @@ from tests.devtenant.helpers import (
     pkce_pair,
     redirect_params,
 )
-from tests.servers import LiveServer
-from tests.tenant import LOGIN_STATE, login
 
 
 async def test_login_page_lists_demo_users_and_posts_to_u_login(
@@ -46,7 +46,7 @@ async def test_demo_button_logs_in_without_typing(
 async def test_login_sets_an_httponly_lax_session_cookie(
     tenant: LiveServer, client: httpx.AsyncClient
 ) -> None:
-    response = await login(client, authorize_url(tenant), *ALICE)
+    response = await submit_login_form(client, authorize_url(tenant), *ALICE)
     cookie = response.headers["set-cookie"].lower()
     assert cookie.startswith("devtenant_session=")
     assert "httponly" in cookie
@@ -56,7 +56,7 @@ async def test_login_sets_an_httponly_lax_session_cookie(
 async def test_wrong_password_rerenders_the_page_with_401(
     tenant: LiveServer, client: httpx.AsyncClient
 ) -> None:
-    response = await login(client, authorize_url(tenant), ALICE[0], "not-her-password")
+    response = await submit_login_form(client, authorize_url(tenant), ALICE[0], "not-her-password")
     assert response.status_code == 401
     assert "Wrong email or password" in response.text
     assert LOGIN_STATE.search(response.text)

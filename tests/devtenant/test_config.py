@@ -10,14 +10,14 @@ import httpx
 import pytest
 
 from devtenant.config import Settings, SettingsError, default_registry, load_registry
+from testing.tenant import start_tenant
 from tests.devtenant.helpers import APP, tokens, verify_token
-from tests.tenant import start_tenant
 
 RBAC_API = "https://rbac/api"
 
 
 def settings(**overrides: object) -> Settings:
-    return Settings(_env_file=None, **overrides)  # type: ignore[call-arg, arg-type]
+    return Settings(_env_file=None, **overrides)  # type: ignore[arg-type]
 
 
 def test_defaults_match_contributing() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
+from testing.servers import LiveServer
 from tests.devtenant.helpers import bearer, tokens
-from tests.servers import LiveServer
 
 
 async def test_openid_configuration(tenant: LiveServer, client: httpx.AsyncClient) -> None:

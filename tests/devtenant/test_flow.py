@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 from jose import jwt
 
+from testing.servers import LiveServer
 from tests.devtenant.helpers import (
     ALICE,
     API,
@@ -15,7 +16,6 @@ from tests.devtenant.helpers import (
     tokens,
     verify_token,
 )
-from tests.servers import LiveServer
 
 
 async def test_code_flow_to_userinfo_management_api_and_logout(

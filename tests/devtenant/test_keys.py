@@ -11,8 +11,8 @@ import httpx
 from jose import jwt
 
 from devtenant import keys
+from testing.servers import LiveServer
 from tests.devtenant.helpers import API, tokens, verify_token
-from tests.servers import LiveServer
 
 REPO = Path(__file__).resolve().parents[2]
 

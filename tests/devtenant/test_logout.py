@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from testing.servers import LiveServer
 from tests.devtenant.helpers import WEB, authorize_url, login_code, tokens
-from tests.servers import LiveServer
 
 
 async def session_is_gone(client: httpx.AsyncClient, tenant: LiveServer) -> bool:

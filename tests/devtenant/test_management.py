@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
+from testing.servers import LiveServer
+from testing.tenant import start_tenant
 from tests.devtenant.helpers import ALICE, APP, BOB, bearer, refresh, tokens
-from tests.servers import LiveServer
-from tests.tenant import start_tenant
 
 MANAGEMENT_SCOPES = "openid read:current_user update:current_user_metadata"
 

@@ -13,9 +13,9 @@ import pytest
 from devtenant.grants import digest
 from devtenant.json_files import read_json, reset, write_json
 from devtenant.refresh_families import GRANTS_FILE, FamilyStore, RefreshFamily
+from testing.servers import LiveServer
+from testing.tenant import start_tenant
 from tests.devtenant.helpers import APP, refresh, tokens
-from tests.servers import LiveServer
-from tests.tenant import start_tenant
 
 LIFETIME = 3600
 

@@ -7,6 +7,7 @@ import base64
 import httpx
 import pytest
 
+from testing.servers import LiveServer
 from tests.devtenant.helpers import (
     API,
     CALLBACK,
@@ -19,7 +20,6 @@ from tests.devtenant.helpers import (
     tokens,
     verify_token,
 )
-from tests.servers import LiveServer
 
 
 async def spa_code(client: httpx.AsyncClient, tenant: LiveServer) -> tuple[str, str]:

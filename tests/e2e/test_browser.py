@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
-from tests.app.stack import ALICE, Stack, running_stack
+from testing.live_stack import LiveStack, running_live_stack
+from testing.login import ALICE
 from tests.conftest import require
 
 pytestmark = pytest.mark.browser
@@ -56,11 +57,11 @@ async def open_account_menu(page: Page) -> None:
 
 
 async def test_login_call_api_edit_profile_logout(browser: Browser, tmp_path: Path) -> None:
-    with running_stack(tmp_path) as stack:
+    with running_live_stack(tmp_path) as stack:
         await _visit(browser, stack)
 
 
-async def _visit(browser: Browser, stack: Stack) -> None:
+async def _visit(browser: Browser, stack: LiveStack) -> None:
     context = await browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
     page = await context.new_page()
     await page.goto(stack.app.url)

@@ -8,8 +8,7 @@ from pathlib import Path
 import httpx
 
 from app.pages import API_MESSAGES
-from tests.app.stack import csrf_from
-from tests.stack import running_system
+from testing.live_stack import csrf_from, running_live_stack
 
 PAGES = ("/", "/external-api", "/profile")
 
@@ -24,7 +23,7 @@ async def ping_without_javascript(browser: httpx.AsyncClient) -> str:
 
 
 async def test_the_api_stops_and_comes_back_under_load(tmp_path: Path) -> None:
-    with running_system(tmp_path) as system:
+    with running_live_stack(tmp_path) as system:
         async with system.client() as browser:
             await system.login(browser, return_to="/external-api")
             assert (await browser.get("/api/external")).status_code == 200

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import httpx
 
-from tests.stack import JWKS_PATH, running_system
+from testing.live_stack import JWKS_PATH, running_live_stack
 
 RECOVERY_ATTEMPTS = 60  # x RETRY_PAUSE: bounded wait for the API's failure back-off to end
 RETRY_PAUSE = 0.25  # seconds
 
 
 async def test_the_api_answers_503_and_recovers_by_itself(tmp_path: Path) -> None:
-    with running_system(tmp_path) as system:
+    with running_live_stack(tmp_path) as system:
         async with system.client() as browser:
             await system.login(browser)  # the app has verified the ID token: keys are fine
             system.gate.failing.add(JWKS_PATH)  # the API has not fetched the keys yet
@@ -40,7 +40,7 @@ async def test_the_api_answers_503_and_recovers_by_itself(tmp_path: Path) -> Non
 
 
 async def test_a_direct_call_gets_503_with_retry_after_too(tmp_path: Path) -> None:
-    with running_system(tmp_path) as system:
+    with running_live_stack(tmp_path) as system:
         async with system.client() as browser:
             await system.login(browser)
         system.gate.failing.add(JWKS_PATH)

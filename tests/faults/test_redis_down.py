@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.redis_server import RedisServer
-from tests.stack import running_system
+from testing.live_stack import running_live_stack
+from testing.redis_server import RedisServer
 
 pytestmark = pytest.mark.redis
 
@@ -17,7 +17,7 @@ async def test_a_clear_503_then_sessions_come_back(
     tmp_path: Path, redis_server: RedisServer
 ) -> None:
     app = {"session_store_url": redis_server.url}
-    with running_system(tmp_path, app=app) as system:
+    with running_live_stack(tmp_path, app=app) as system:
         async with system.client() as browser:
             await system.login(browser, return_to="/external-api")
             assert (await browser.get("/api/external")).status_code == 200

@@ -10,14 +10,15 @@ import httpx
 import pytest
 
 from app.templating import ERROR_MESSAGES
-from tests.app.stack import BOB
-from tests.stack import System, age_access_tokens, running_system
+from testing.live_stack import LiveStack, running_live_stack
+from testing.login import BOB
+from testing.sessions import age_access_tokens
 
 PAGES = ("/", "/external-api", "/profile")
 TENANT_DOWN_TITLE = ERROR_MESSAGES["tenant_unavailable"][0]
 
 
-async def start_login(system: System) -> httpx.Response:
+async def start_login(system: LiveStack) -> httpx.Response:
     """A new visitor clicks Log in, following the app's own redirects (not the tenant's)."""
     async with system.client() as visitor:
         answer = await visitor.get("/login", params={"returnTo": "/external-api"})
@@ -31,7 +32,7 @@ async def start_login(system: System) -> httpx.Response:
 
 
 async def test_users_keep_browsing_and_login_shows_a_clear_error(tmp_path: Path) -> None:
-    with running_system(tmp_path) as system:
+    with running_live_stack(tmp_path) as system:
         async with system.client() as alice, system.client() as bob:
             await system.login(alice)
             await system.login(bob, BOB)
@@ -59,7 +60,7 @@ async def test_users_keep_browsing_and_login_shows_a_clear_error(tmp_path: Path)
 
 
 async def test_login_while_the_tenant_is_down_shows_a_clear_error_page(tmp_path: Path) -> None:
-    with running_system(tmp_path) as system:
+    with running_live_stack(tmp_path) as system:
         async with system.client() as alice:
             await system.login(alice)  # discovery is cached now, as in any running app
         system.tenant.stop()
@@ -71,7 +72,7 @@ async def test_login_while_the_tenant_is_down_shows_a_clear_error_page(tmp_path:
 async def test_login_before_the_tenant_was_ever_reached_shows_a_clear_error_page(
     tmp_path: Path,
 ) -> None:
-    with running_system(tmp_path) as system:
+    with running_live_stack(tmp_path) as system:
         system.tenant.stop()  # the app has not fetched discovery yet
         login = await start_login(system)
         assert login.status_code == 502
@@ -81,7 +82,7 @@ async def test_login_before_the_tenant_was_ever_reached_shows_a_clear_error_page
 
 
 async def test_a_refresh_after_the_tenant_returns_works(tmp_path: Path) -> None:
-    with running_system(tmp_path) as system:
+    with running_live_stack(tmp_path) as system:
         async with system.client() as bob:
             await system.login(bob, BOB)
             system.tenant.stop()

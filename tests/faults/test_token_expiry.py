@@ -10,8 +10,8 @@ import httpx
 
 from app.pages import API_MESSAGES
 from app.tokens import REFRESH_KEY
-from tests.app.stack import csrf_from
-from tests.stack import System, age_access_tokens, running_system, session_record
+from testing.live_stack import LiveStack, csrf_from, running_live_stack
+from testing.sessions import age_access_tokens, session_record
 
 # Shorter than the token manager's minimum remaining lifetime (60 s): every use refreshes.
 SHORT_LIFETIME = 30
@@ -19,13 +19,13 @@ CALLS = 5
 WEB_CLIENT = ("quickstart-web", "quickstart-web-dev-secret")
 
 
-async def refresh_token(system: System, browser: httpx.AsyncClient) -> str:
+async def refresh_token(system: LiveStack, browser: httpx.AsyncClient) -> str:
     return str((await session_record(system, browser))[REFRESH_KEY])
 
 
 async def test_expiring_tokens_are_refreshed_without_the_user_noticing(tmp_path: Path) -> None:
     tenant = {"devtenant_access_token_lifetime": SHORT_LIFETIME}
-    with running_system(tmp_path, tenant=tenant) as system:
+    with running_live_stack(tmp_path, tenant=tenant) as system:
         async with system.client() as browser:
             await system.login(browser, return_to="/external-api")
             refresh_tokens = [await refresh_token(system, browser)]
@@ -39,7 +39,7 @@ async def test_expiring_tokens_are_refreshed_without_the_user_noticing(tmp_path:
             assert len(set(refresh_tokens)) == CALLS + 1
 
 
-async def steal_and_use_refresh_token(system: System, browser: httpx.AsyncClient) -> None:
+async def steal_and_use_refresh_token(system: LiveStack, browser: httpx.AsyncClient) -> None:
     """Use the session's refresh token elsewhere first: the tenant rotates it, so the app's
     copy is now a reused token, and the tenant revokes the whole family when it comes."""
     form = {"grant_type": "refresh_token", "refresh_token": await refresh_token(system, browser)}
@@ -49,7 +49,7 @@ async def steal_and_use_refresh_token(system: System, browser: httpx.AsyncClient
 
 
 async def test_a_revoked_refresh_token_sends_the_user_to_log_in_again(tmp_path: Path) -> None:
-    with running_system(tmp_path) as system:
+    with running_live_stack(tmp_path) as system:
         async with system.client() as browser:
             await system.login(browser, return_to="/external-api")
             await steal_and_use_refresh_token(system, browser)

@@ -1,7 +1,7 @@
 """20,000 requests through the app's `/api/*` proxy at 64 concurrent connections: no errors,
 and the app's memory stays stable.
 
-Tenant, API and app run as their own processes (bench.stack), so the app's RSS is its own
+Tenant, API and app run as their own processes (testing.process_stack), so the app's RSS is its own
 and the load is not slowed by sharing this test's interpreter.  Loopback only; bounded in
 count, and every request has a timeout.
 """
@@ -17,7 +17,8 @@ import httpx
 import pytest
 
 from app.config import SESSION_COOKIE
-from bench.stack import System, log_in, rss_bytes, running_system, serving_pid
+from testing.login import log_in, session_cookie
+from testing.process_stack import ProcessStack, rss_bytes, running_process_stack, serving_pid
 
 REQUESTS = 20_000
 CONCURRENCY = 64
@@ -31,8 +32,8 @@ MAX_GROWTH = 32 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def system() -> Iterator[System]:
-    with running_system() as running:
+def system() -> Iterator[ProcessStack]:
+    with running_process_stack() as running:
         yield running
 
 
@@ -56,7 +57,7 @@ async def load(client: httpx.AsyncClient, count: int) -> Counter[str]:
     return outcomes
 
 
-async def test_20000_proxied_requests_without_errors_or_growth(system: System) -> None:
+async def test_20000_proxied_requests_without_errors_or_growth(system: ProcessStack) -> None:
     # Idle connections expire before uvicorn's 5 s keep-alive timeout: with equal timeouts a
     # client may reuse a connection just as the server closes it (a ReadError that
     # browsers absorb by retrying, and httpx does not), which says nothing about the app.
@@ -66,7 +67,7 @@ async def test_20000_proxied_requests_without_errors_or_growth(system: System) -
         keepalive_expiry=CLIENT_KEEPALIVE_EXPIRY,
     )
     async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT, limits=limits) as login_client:
-        cookie = await log_in(login_client, system.app.url)
+        cookie = session_cookie(await log_in(login_client, system.app.url))
     async with httpx.AsyncClient(
         base_url=system.app.url,
         cookies={SESSION_COOKIE: cookie},

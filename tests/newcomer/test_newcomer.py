@@ -20,7 +20,7 @@ import httpx
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from bench.services import stop_process_group
+from testing.processes import stop_process_group
 from tests.conftest import require
 from tests.e2e.test_browser import CHROMIUM_ARGS, nav_link
 

@@ -18,9 +18,10 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 
 import httpx
+
+from testing.servers import StartStop
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_DIR = REPO_ROOT / "bench" / "reference"
@@ -39,7 +40,7 @@ class ProcessDidNotStart(RuntimeError):
     """Raised when a child exits while starting or has not answered within its timeout."""
 
 
-class ManagedProcess:
+class ManagedProcess(StartStop):
     """A child process serving HTTP at `url`, ready once `url + ready_path` answers."""
 
     def __init__(
@@ -120,17 +121,6 @@ class ManagedProcess:
             self._output.close()
             self._output = None
 
-    def __enter__(self) -> ManagedProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
 
 def stop_process_group(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT) -> None:
     """End a child started with start_new_session and everything in its process group:
@@ -171,10 +161,10 @@ def express_reference(
 
 
 def issuer_process(port: int, audience: str) -> ManagedProcess:
-    """`python -m tests.issuer`: discovery + JWKS, counting fetches at /_counts."""
+    """`python -m testing.issuer`: discovery + JWKS, counting fetches at /_counts."""
     return ManagedProcess(
         "test-issuer",
-        [sys.executable, "-m", "tests.issuer", "--port", str(port), "--audience", audience],
+        [sys.executable, "-m", "testing.issuer", "--port", str(port), "--audience", audience],
         port,
         # /_counts, not discovery: probing must not count as a fetch.
         ready_path="/_counts",
@@ -182,7 +172,7 @@ def issuer_process(port: int, audience: str) -> ManagedProcess:
 
 
 def issuer_token(issuer: ManagedProcess) -> str:
-    """The valid token the issuer printed on start-up (see tests.issuer.main)."""
+    """The valid token the issuer printed on start-up (see testing.issuer.main)."""
     match = _JWT.search(issuer.output(tail=None))
     if match is None:
         raise ProcessDidNotStart(f"{issuer.name} printed no token:\n{issuer.output()}")

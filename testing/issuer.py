@@ -2,8 +2,8 @@
 
 It signs tokens with keys it makes itself, counts how often each document is fetched,
 and can be told to fail, so tests can watch the API's caching, key rotation and
-outage handling from the outside.  Serve it with `tests.servers.LiveServer(issuer.app)`
-or run `python -m tests.issuer --port N` in its own process (the benchmarks do).
+outage handling from the outside.  Serve it with `testing.servers.LiveServer(issuer.app)`
+or run `python -m testing.issuer --port N` in its own process (the benchmarks do).
 """
 
 from __future__ import annotations

@@ -10,8 +10,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
 
@@ -30,7 +29,23 @@ class ServerDidNotStart(RuntimeError):
     """Raised when a server has not answered within STARTUP_TIMEOUT or crashed while starting."""
 
 
-class LiveServer:
+class StartStop:
+    """`with server:` starts it, and stops it afterwards whatever happens."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class LiveServer(StartStop):
     """An ASGI app served by uvicorn on 127.0.0.1 in a background thread."""
 
     def __init__(self, app: Any, port: int | None = None, host: str = "127.0.0.1") -> None:
@@ -75,14 +90,3 @@ class LiveServer:
         self._server.should_exit = True
         self._thread.join(timeout=STARTUP_TIMEOUT)
         self._server = self._thread = None
-
-    def __enter__(self) -> LiveServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

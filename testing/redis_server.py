@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.servers import STARTUP_TIMEOUT, ServerDidNotStart, free_port
+from testing.servers import STARTUP_TIMEOUT, ServerDidNotStart, free_port
 
 HOST = "127.0.0.1"
 

@@ -16,29 +16,19 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+from testing.login import AUDIENCE
+from testing.processes import LOOPBACK, REPO_ROOT, ManagedProcess
+from testing.servers import free_port
 
-from app.config import SESSION_COOKIE
-from bench.services import LOOPBACK, REPO_ROOT, ManagedProcess
-from tests.servers import free_port
-from tests.tenant import login
-
-AUDIENCE = "https://quickstarts/api"
-ALICE = ("alice@example.com", "alice-demo-password")
 # Signs the cookies of a throwaway app on loopback; never a real secret.
 SESSION_SECRET = "bench-session-secret-0123456789abcdef"  # noqa: S105
 # One worker, no reload, no access log: how each service runs in production.
 UVICORN = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--no-access-log"]
 APP_TARGET = ("app.main:app",)
-LOGIN_TIMEOUT = 30.0  # seconds for one step of a scripted login
-
-
-class LoginFailed(RuntimeError):
-    """Raised when a scripted login does not end with the app's session cookie."""
 
 
 @dataclass
-class System:
+class ProcessStack:
     """The three running services; `url`s have no trailing slash."""
 
     tenant: ManagedProcess
@@ -100,9 +90,9 @@ def app_process(
 
 
 @contextmanager
-def running_system(
+def running_process_stack(
     store_url: str = "memory://", app_target: Sequence[str] = APP_TARGET
-) -> Iterator[System]:
+) -> Iterator[ProcessStack]:
     """Tenant, API and app started (in that order) and stopped again, whatever happens."""
     with tempfile.TemporaryDirectory(prefix="system-") as tmp, ExitStack() as stack:
         workdir = Path(tmp)
@@ -114,26 +104,7 @@ def running_system(
         app = stack.enter_context(
             app_process(app_port, issuer, api.url, workdir, store_url, app_target)
         )
-        yield System(tenant=tenant, api=api, app=app)
-
-
-async def log_in(client: httpx.AsyncClient, app_url: str, user: tuple[str, str] = ALICE) -> str:
-    """Log `user` in through the app and the tenant's form; the app's session cookie value.
-
-    `client` plays one browser: its jar keeps the tenant's session, so a second call with
-    the same client logs in again silently (a new app session, no password form).
-    """
-    started = await client.get(f"{app_url}/login", timeout=LOGIN_TIMEOUT)
-    if started.status_code != 302:
-        raise LoginFailed(f"/login answered {started.status_code}")
-    back = await login(client, started.headers["location"], *user)
-    if back.status_code != 302:
-        raise LoginFailed(f"the tenant answered {back.status_code}")
-    done = await client.get(back.headers["location"], timeout=LOGIN_TIMEOUT)
-    cookie = done.cookies.get(SESSION_COOKIE)
-    if done.status_code != 303 or not cookie:
-        raise LoginFailed(f"/callback answered {done.status_code}")
-    return cookie
+        yield ProcessStack(tenant=tenant, api=api, app=app)
 
 
 def rss_bytes(pid: int) -> int:

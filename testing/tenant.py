@@ -1,49 +1,34 @@
-"""The dev tenant as a live server, and a scripted login, for any package's tests."""
+"""The dev tenant as a live server, and the code flow scripted without the app."""
 
 from __future__ import annotations
 
-import re
 import secrets
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from devtenant.config import Settings
 from devtenant.main import create_app
-from tests.servers import LiveServer, free_port
+from testing.login import submit_login_form
+from testing.servers import LiveServer, free_port
 
 FLOW_TIMEOUT = 30.0  # seconds for each request of a scripted login
-LOGIN_STATE = re.compile(r'name="state" value="([^"]+)"')
 
 
 def start_tenant(data_dir: Path, app_urls: list[str], **settings_overrides: Any) -> LiveServer:
     """A started dev tenant on a free port, issuer http://127.0.0.1:{port}/."""
     port = free_port()
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         devtenant_issuer=f"http://127.0.0.1:{port}/",
         devtenant_data_dir=data_dir,
         devtenant_app_urls=app_urls,
         **settings_overrides,
     )
     return LiveServer(create_app(settings), port=port).start()
-
-
-async def login(
-    client: httpx.AsyncClient, authorize_url: str, email: str, password: str
-) -> httpx.Response:
-    """Log in through the tenant's form; the redirect back to the client, not followed."""
-    page = await client.get(authorize_url, follow_redirects=False)
-    if page.status_code == 302:  # the tenant session already answers silently
-        return page
-    assert page.status_code == 200, page.text
-    match = LOGIN_STATE.search(page.text)
-    assert match, "the login page has no state field"
-    form = {"state": match.group(1), "username": email, "password": password}
-    return await client.post(urljoin(authorize_url, "/u/login"), data=form, follow_redirects=False)
 
 
 async def code_flow(
@@ -69,7 +54,7 @@ async def code_flow(
         "code_challenge_method": "S256",
     }
     async with httpx.AsyncClient(timeout=FLOW_TIMEOUT) as client:
-        back = await login(
+        back = await submit_login_form(
             client, str(httpx.URL(f"{issuer}authorize", params=params)), email, password
         )
         code = parse_qs(urlsplit(back.headers["location"]).query)["code"][0]
