@@ -89,30 +89,14 @@ class RefreshRejected(TokenUnavailable):
 class ProxyError(Exception):
     """Base of the `/api/*` proxy's errors; each becomes a JSON reply with its status."""
 
-    status_code = 500
-    error = "proxy_error"
-    description = "The API call failed."
-
 
 class InvalidProxyPath(ProxyError):
     """Raised when a path under /api/ could escape it (`..`, `//`, backslashes, controls)."""
-
-    status_code = 400
-    error = "invalid_path"
-    description = "The API path is not allowed."
 
 
 class UpstreamUnavailable(ProxyError):
     """Raised when the API (or the tenant's token endpoint) cannot be reached or hangs up."""
 
-    status_code = 502
-    error = "bad_gateway"
-    description = "The API is unavailable; try again shortly."
-
 
 class UpstreamTimeout(ProxyError):
     """Raised when the API does not answer within the shared client's timeouts."""
-
-    status_code = 504
-    error = "gateway_timeout"
-    description = "The API took too long to answer; try again shortly."

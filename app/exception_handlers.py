@@ -10,6 +10,7 @@ the route handlers), and bugs through `ServerErrorPage`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from urllib.parse import quote
 
 from fastapi import FastAPI
@@ -22,9 +23,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.errors import (
     AuthFlowError,
     CsrfError,
+    InvalidProxyPath,
     LoginRequired,
     ProxyError,
     SessionStoreUnavailable,
+    UpstreamTimeout,
+    UpstreamUnavailable,
 )
 from app.proxy import PROXY_PREFIX
 from app.templating import error_text, render
@@ -33,6 +37,17 @@ log = logging.getLogger("app.errors")
 
 RETRY_AFTER_SECONDS = 5
 NO_STORE = {"Cache-Control": "no-store"}
+# (status, error, error_description) of each proxy error; ProxyError itself for any other.
+PROXY_ERRORS: dict[type[ProxyError], tuple[int, str, str]] = {
+    InvalidProxyPath: (400, "invalid_path", "The API path is not allowed."),
+    UpstreamUnavailable: (502, "bad_gateway", "The API is unavailable; try again shortly."),
+    UpstreamTimeout: (
+        504,
+        "gateway_timeout",
+        "The API took too long to answer; try again shortly.",
+    ),
+    ProxyError: (500, "proxy_error", "The API call failed."),
+}
 # Static on purpose: the store is down, so nothing that may touch the session is rendered.
 UNAVAILABLE_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Temporarily unavailable</title></head>
@@ -96,7 +111,8 @@ async def csrf_error(request: Request, exc: Exception) -> Response:
 
 async def proxy_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ProxyError)
-    return json_error(exc.error, exc.description, exc.status_code)
+    status_code, error, description = PROXY_ERRORS.get(type(exc), PROXY_ERRORS[ProxyError])
+    return json_error(error, description, status_code)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -113,14 +129,21 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
     return error_page(request, "unknown", 500)
 
 
+ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
+# The route errors' handlers.  Unexpected errors are `ServerErrorPage`'s (see there).
+EXCEPTION_HANDLERS: dict[type[Exception], ExceptionHandler] = {
+    LoginRequired: login_required,
+    AuthFlowError: auth_flow_error,
+    CsrfError: csrf_error,
+    SessionStoreUnavailable: session_store_unavailable,
+    ProxyError: proxy_error,
+    HTTPException: http_error,
+}
+
+
 def register_exception_handlers(app: FastAPI) -> None:
-    """The route errors' handlers.  Unexpected errors are `ServerErrorPage`'s (see there)."""
-    app.add_exception_handler(LoginRequired, login_required)
-    app.add_exception_handler(AuthFlowError, auth_flow_error)
-    app.add_exception_handler(CsrfError, csrf_error)
-    app.add_exception_handler(SessionStoreUnavailable, session_store_unavailable)
-    app.add_exception_handler(ProxyError, proxy_error)
-    app.add_exception_handler(HTTPException, http_error)
+    for exc_class, handler in EXCEPTION_HANDLERS.items():
+        app.add_exception_handler(exc_class, handler)
 
 
 class ServerErrorPage:
@@ -138,20 +161,17 @@ class ServerErrorPage:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
+        sent: list[str] = []  # the types of the messages sent so far
 
-        async def send_and_track(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
+        async def send_and_remember(message: Message) -> None:
+            sent.append(message["type"])
             await send(message)
 
         try:
-            await self.app(scope, receive, send_and_track)
+            await self.app(scope, receive, send_and_remember)
         except Exception as exc:
-            if not started:
-                response = await unexpected_error(Request(scope, receive), exc)
-                await response(scope, receive, send)
+            if scope["type"] != "http" or sent:
+                raise
+            response = await unexpected_error(Request(scope, receive), exc)
+            await response(scope, receive, send)
             raise
