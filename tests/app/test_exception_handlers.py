@@ -40,9 +40,9 @@ def buggy_app() -> FastAPI:
 
         return StreamingResponse(chunks(), media_type="text/plain")
 
-    @app.get("/api-less-page")
+    @app.get("/needs-login")
     async def needs_login() -> None:
-        raise LoginRequired("/api-less-page")
+        raise LoginRequired("/needs-login")
 
     return app
 
@@ -73,9 +73,9 @@ def test_a_bug_after_the_response_started_aborts_it(server: LiveServer) -> None:
 
 
 def test_login_required_on_a_page_redirects_to_login(server: LiveServer) -> None:
-    response = httpx.get(f"{server.url}/api-less-page")
+    response = httpx.get(f"{server.url}/needs-login")
     assert response.status_code == 303
-    assert response.headers["location"] == "/login?returnTo=/api-less-page"
+    assert response.headers["location"] == "/login?returnTo=/needs-login"
     assert response.headers["x-frame-options"] == "DENY"
 
 
