@@ -16,13 +16,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 from joserfc.errors import JoseError
 
-from app.auth_errors import AuthFlowError
 from app.config import Settings
 from app.csrf import CsrfProtected
-from app.deps import SettingsDep
-from app.oidc import DISCOVERY_PATH, is_auth0_like, provider, provider_metadata
+from app.deps import HttpDep, ProviderDep, SettingsDep
+from app.errors import AuthFlowError
+from app.oidc import DISCOVERY_PATH, OidcProvider, is_auth0_like, provider_metadata
 from app.session_middleware import rotate_session
-from app.tokens import store_token_set
+from app.session_tokens import store_token_set
 
 router = APIRouter(tags=["auth"])
 
@@ -53,13 +53,15 @@ def safe_return_to(value: str | None) -> str:
 async def login(
     request: Request,
     settings: SettingsDep,
+    http: HttpDep,
+    provider: ProviderDep,
     return_to: str | None = Query(default=None, alias="returnTo"),
 ) -> RedirectResponse:
     request.session[RETURN_TO_KEY] = safe_return_to(return_to)
     extra = {"audience": settings.auth0_audience} if settings.auth0_audience else {}
     try:
-        await _check_tenant_answers(request, settings)
-        response: RedirectResponse = await provider(request).authorize_redirect(
+        await _check_tenant_answers(http, settings)
+        response: RedirectResponse = await provider.authorize_redirect(
             request, f"{settings.app_base_url}/callback", **extra
         )
     except (httpx.HTTPError, ValueError) as exc:
@@ -67,20 +69,21 @@ async def login(
     return response
 
 
-async def _check_tenant_answers(request: Request, settings: Settings) -> None:
+async def _check_tenant_answers(http: httpx.AsyncClient, settings: Settings) -> None:
     """Raise httpx.HTTPError unless the tenant's discovery document answers.
 
     Authlib caches discovery, so without this a down tenant would only show up as the
     browser's own connection error after the redirect; here it becomes our error page.
     """
-    http: httpx.AsyncClient = request.app.state.http
     response = await http.get(f"{settings.issuer}{DISCOVERY_PATH}", timeout=LOGIN_PROBE_TIMEOUT)
     response.raise_for_status()
 
 
 @router.get("/callback")
-async def callback(request: Request, settings: SettingsDep) -> RedirectResponse:
-    token = await _exchange_code(request)
+async def callback(
+    request: Request, settings: SettingsDep, provider: ProviderDep
+) -> RedirectResponse:
+    token = await _exchange_code(request, provider)
     return_to = safe_return_to(request.session.get(RETURN_TO_KEY))
     claims = dict(token.get("userinfo") or {})
     if not claims.get("sub"):
@@ -95,10 +98,10 @@ async def callback(request: Request, settings: SettingsDep) -> RedirectResponse:
     return RedirectResponse(return_to, status_code=303)
 
 
-async def _exchange_code(request: Request) -> dict[str, Any]:
+async def _exchange_code(request: Request, provider: OidcProvider) -> dict[str, Any]:
     """The token response, with the verified ID-token claims under 'userinfo'."""
     try:
-        token: dict[str, Any] = await provider(request).authorize_access_token(request)
+        token: dict[str, Any] = await provider.authorize_access_token(request)
     except OAuthError as exc:
         if exc.error == "mismatching_state":
             raise AuthFlowError("state_mismatch") from exc
@@ -111,11 +114,13 @@ async def _exchange_code(request: Request) -> dict[str, Any]:
 
 
 @router.post("/logout")
-async def logout(request: Request, settings: SettingsDep, _csrf: CsrfProtected) -> RedirectResponse:
+async def logout(
+    request: Request, settings: SettingsDep, provider: ProviderDep, _csrf: CsrfProtected
+) -> RedirectResponse:
     id_token = str(request.session.get("id_token") or "")
     request.session.clear()  # an empty session is deleted from the store, its cookie expired
     try:
-        metadata = await provider_metadata(request)
+        metadata = await provider_metadata(provider)
     except (httpx.HTTPError, ValueError):
         metadata = {}  # tenant down: still end the local session, via Auth0's URL shape
     return RedirectResponse(logout_url(settings, metadata, id_token), status_code=303)

@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.errors import SettingsError
+
 DEV_TENANT_ISSUER = "http://localhost:4000/"
 DEV_CLIENT_ID = "quickstart-web"
 DEV_CLIENT_SECRET = "quickstart-web-dev-secret"  # noqa: S105 - published dev-tenant default
@@ -28,10 +30,6 @@ SESSION_IDLE_TIMEOUT = 24 * 60 * 60  # seconds without a request before a sessio
 SESSION_ABSOLUTE_TIMEOUT = 7 * 24 * 60 * 60  # seconds after login when a session ends anyway
 MEMORY_STORE_MAX_SESSIONS = 50_000  # the memory store evicts the least recently used beyond this
 SESSION_COOKIE = "app_session"
-
-
-class SettingsError(ValueError):
-    """Raised when a setting cannot run the app; the message is one sentence for people."""
 
 
 def is_loopback_host(host: str | None) -> bool:

@@ -14,10 +14,8 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from app.errors import CsrfError
-from app.negotiation import wants_json
 
 CSRF_SESSION_KEY = "_csrf_token"
 CSRF_FORM_FIELD = "csrf_token"
@@ -26,12 +24,6 @@ CSRF_TOKEN_BYTES = 32
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 # Fetch Metadata values that mean "another site (or another origin of this site) sent this".
 FOREIGN_FETCH_SITES = frozenset({"cross-site", "same-site"})
-CSRF_FAILED_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Request refused</title></head>
-<body><h1>Request refused</h1>
-<p>This form has expired or was not sent from this site. Go back, reload the page and try
-again.</p></body></html>
-"""
 
 
 def csrf_token(request: HTTPConnection) -> str:
@@ -81,11 +73,3 @@ async def verify_csrf(request: Request) -> None:
 
 
 CsrfProtected = Annotated[None, Depends(verify_csrf)]
-
-
-async def csrf_error_handler(request: Request, exc: Exception) -> Response:
-    """Exception handler for CsrfError: 403, HTML unless the client asks for JSON."""
-    if wants_json(request.headers):
-        body = {"error": "csrf_failed", "error_description": "Missing or invalid CSRF token."}
-        return JSONResponse(body, status_code=403)
-    return HTMLResponse(CSRF_FAILED_PAGE, status_code=403)

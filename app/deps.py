@@ -1,13 +1,25 @@
-"""Request-scoped dependencies on what the lifespan and `create_app` put on `app.state`."""
+"""Every dependency of the routes, as `Annotated` aliases: the one place that reads `app.state`.
+
+`create_app` and the lifespan put the process-wide objects on `app.state` (settings, the
+shared httpx client, the Authlib registry, the refresh coordinator); routes never reach for
+them, they name what they need (`http: HttpDep`, `tokens: TokenSourceDep`, ...), so the
+request path reads from each route's signature and tests swap any of them with
+`app.dependency_overrides`.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, cast
 
 import httpx
+from authlib.integrations.starlette_client import OAuth
 from fastapi import Depends, Request
 
 from app.config import Settings
+from app.errors import LoginRequired
+from app.oidc import PROVIDER, OidcProvider, provider_metadata
+from app.session_tokens import RefreshCoordinator, SessionTokens
+from app.token_source import TokenSource
 
 
 # Dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in a
@@ -21,6 +33,29 @@ async def get_http(request: Request) -> httpx.AsyncClient:
     return cast(httpx.AsyncClient, request.app.state.http)
 
 
+async def get_provider(request: Request) -> OidcProvider:
+    """The tenant's Authlib client (registered in the lifespan, see app/oidc.py)."""
+    return cast(OAuth, request.app.state.oauth).create_client(PROVIDER)
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+HttpDep = Annotated[httpx.AsyncClient, Depends(get_http)]
+ProviderDep = Annotated[OidcProvider, Depends(get_provider)]
+
+
+async def get_token_source(
+    request: Request, settings: SettingsDep, http: HttpDep, provider: ProviderDep
+) -> TokenSource:
+    """The token manager of this request's session: what the allow-list interceptor asks."""
+    refreshes = cast(RefreshCoordinator, request.app.state.refreshes)
+    return SessionTokens(
+        request.session, settings, http, lambda: provider_metadata(provider), refreshes
+    )
+
+
+TokenSourceDep = Annotated[TokenSource, Depends(get_token_source)]
+
+
 def current_user(request: Request) -> dict[str, Any] | None:
     """The logged-in user's profile claims from the session, or None."""
     if "session" not in request.scope:  # the session store failed before the handler ran
@@ -29,5 +64,12 @@ def current_user(request: Request) -> dict[str, Any] | None:
     return cast(dict[str, Any], user) if isinstance(user, dict) else None
 
 
-SettingsDep = Annotated[Settings, Depends(get_app_settings)]
-HttpDep = Annotated[httpx.AsyncClient, Depends(get_http)]
+async def require_user(request: Request) -> dict[str, Any]:
+    """The logged-in user, or LoginRequired (back to this page after login)."""
+    user = current_user(request)
+    if user is None:
+        raise LoginRequired(request.url.path)
+    return user
+
+
+UserDep = Annotated[dict[str, Any], Depends(require_user)]

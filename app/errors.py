@@ -1,16 +1,102 @@
-"""The frontend's errors: tiny classes, mapped to responses in one place by the app."""
+"""Every error the web app raises, modelled once; `app/exception_handlers.py` maps them.
+
+The hierarchy::
+
+    Exception
+    ├── SettingsError ............... start-up stops with the message, one sentence
+    │   └── InvalidAllowList
+    ├── SessionStoreUnavailable ..... 503 + Retry-After, HTML or JSON
+    ├── CsrfError ................... 403, HTML or JSON
+    ├── LoginRequired ............... pages: 303 to /login; under /api/: 401 JSON
+    ├── AuthFlowError ............... the error page for its code
+    ├── TokenUnavailable ............ caught where a token is needed (pages, proxy)
+    │   └── RefreshRejected
+    └── ProxyError .................. JSON `{error, error_description}` with its status
+        ├── InvalidProxyPath ........ 400
+        ├── UpstreamUnavailable ..... 502
+        └── UpstreamTimeout ......... 504
+
+Anything else is a bug: a 500 error page that still carries the security headers.
+Messages never hold a token, a session id, or a URL with credentials.
+"""
 
 from __future__ import annotations
+
+
+class SettingsError(ValueError):
+    """Raised when a setting cannot run the app; the message is one sentence for people."""
+
+
+class InvalidAllowList(SettingsError):
+    """Raised at start-up when an allow-list entry is malformed or could leak a token."""
 
 
 class SessionStoreUnavailable(Exception):
     """Raised when the session store (Redis) cannot be reached or answers with an error.
 
-    The message never names a session id or a store URL with credentials; the app answers
-    503 with `Retry-After`, and sessions come back once the store does.
+    The app answers 503 with `Retry-After`, and sessions come back once the store does.
     """
 
 
 class CsrfError(Exception):
     """Raised when a state-changing request lacks the session's CSRF token or comes from
-    another site; the app answers 403."""
+    another site."""
+
+
+class LoginRequired(Exception):
+    """Raised when a page or an API call needs a logged-in user and the session cannot
+    provide one (no user, or no token to be had without logging in again).
+
+    `return_to` is the same-origin path to come back to after login.
+    """
+
+    def __init__(self, return_to: str = "/") -> None:
+        super().__init__("login required")
+        self.return_to = return_to
+
+
+class AuthFlowError(Exception):
+    """Raised when login or logout cannot finish: the tenant returned an error, the state did
+    not match, or the tenant could not be reached.  `code` is a key of `ERROR_MESSAGES`."""
+
+    def __init__(self, code: str, status_code: int = 400) -> None:
+        super().__init__(code)
+        self.code = code
+        self.status_code = status_code
+
+
+class TokenUnavailable(Exception):
+    """Raised by a TokenSource when no access token can be had without the user.
+
+    `error` is one of auth0-spa-js's codes (`login_required`, `missing_refresh_token`,
+    `consent_required`, ...) or `token_endpoint_unavailable` when the tenant is down.
+    """
+
+    def __init__(self, error: str, description: str = "") -> None:
+        super().__init__(description or error)
+        self.error = error
+        self.description = description
+
+
+class RefreshRejected(TokenUnavailable):
+    """Raised when the tenant answers `invalid_grant`: the refresh token is dead (revoked,
+    expired or reused), so the session's tokens are cleared and the user must log in."""
+
+    def __init__(self) -> None:
+        super().__init__("login_required", "The session has expired; please log in again.")
+
+
+class ProxyError(Exception):
+    """Base of the `/api/*` proxy's errors; each becomes a JSON reply with its status."""
+
+
+class InvalidProxyPath(ProxyError):
+    """Raised when a path under /api/ could escape it (`..`, `//`, backslashes, controls)."""
+
+
+class UpstreamUnavailable(ProxyError):
+    """Raised when the API (or the tenant's token endpoint) cannot be reached or hangs up."""
+
+
+class UpstreamTimeout(ProxyError):
+    """Raised when the API does not answer within the shared client's timeouts."""

@@ -31,8 +31,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from app.config import MANAGEMENT_API_SCOPE, SettingsError
-from app.token_source import ANONYMOUS_OK_ERRORS, TOKEN_SOURCE, TokenSource, TokenUnavailable
+from app.config import MANAGEMENT_API_SCOPE
+from app.errors import InvalidAllowList, TokenUnavailable
+from app.token_source import ANONYMOUS_OK_ERRORS, TOKEN_SOURCE, TokenSource
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -50,10 +51,6 @@ _KEY_ALIASES = {
 }
 _ENTRY_KEYS = frozenset({"uri", "uri_matcher", "http_method", "token_options", "allow_anonymous"})
 _TOKEN_OPTION_KEYS = frozenset({"audience", "scope"})
-
-
-class InvalidAllowList(SettingsError):
-    """Raised at start-up when an allow-list entry is malformed or could leak a token."""
 
 
 @dataclass(frozen=True)

@@ -11,21 +11,23 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app import auth, pages
-from app.config import Settings, SettingsError, get_settings
-from app.handlers import register_exception_handlers
+from app.access_log import AccessLogMiddleware
+from app.config import Settings, get_settings
+from app.errors import SettingsError
+from app.exception_handlers import ServerErrorPage, register_exception_handlers
 from app.http import create_http_client
 from app.interceptor import default_allowed_list
-from app.middleware import AccessLogMiddleware, SecurityHeadersMiddleware
 from app.oidc import create_oauth
 from app.proxy import create_proxy_router
+from app.security_headers import SecurityHeadersMiddleware
 from app.session_middleware import ServerSessionMiddleware
 from app.session_store import create_session_store
+from app.session_tokens import RefreshCoordinator
 from app.templating import STATIC_DIR
-from app.tokens import RefreshCoordinator, get_tokens
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -58,12 +60,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(auth.router)
     app.include_router(pages.router)
-    # The proxy reads the user's token manager from request.state.token_source.
-    app.include_router(create_proxy_router(settings), dependencies=[Depends(get_tokens)])
+    app.include_router(create_proxy_router(settings))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     register_exception_handlers(app)
 
-    # Added innermost first: the access log and headers wrap everything, 503 pages included.
+    # Added innermost first: the access log and headers wrap everything, the session
+    # store's 503 and the 500 page included (see ServerErrorPage for why it is here).
     app.add_middleware(
         ServerSessionMiddleware,
         store=store,
@@ -72,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         absolute_timeout=settings.session_absolute_timeout,
         secure=settings.cookie_secure,
     )
+    app.add_middleware(ServerErrorPage)
     app.add_middleware(SecurityHeadersMiddleware, issuer=settings.issuer)
     app.add_middleware(AccessLogMiddleware)
     return app

@@ -13,13 +13,15 @@ from urllib.parse import urlsplit
 
 import httpx
 from authlib.integrations.starlette_client import OAuth
-from starlette.requests import Request
 
 from app.config import Settings
 
 PROVIDER = "auth0"  # the registry name; it also prefixes Authlib's state keys in the session
 DISCOVERY_PATH = ".well-known/openid-configuration"
 AUTH0_DOMAIN_SUFFIXES = (".auth0.com", ".auth0app.com")
+
+# The registered provider: Authlib's `StarletteOAuth2App`, untyped upstream.
+OidcProvider = Any
 
 
 class SharedClientTransport(httpx.AsyncBaseTransport):
@@ -53,15 +55,9 @@ def create_oauth(settings: Settings, http: httpx.AsyncClient) -> OAuth:
     return oauth
 
 
-def provider(request: Request) -> Any:
-    """The registered Authlib app (a `StarletteOAuth2App`, untyped upstream)."""
-    oauth = cast(OAuth, request.app.state.oauth)
-    return oauth.create_client(PROVIDER)
-
-
-async def provider_metadata(request: Request) -> dict[str, Any]:
+async def provider_metadata(provider: OidcProvider) -> dict[str, Any]:
     """The discovery document, fetched once and cached by Authlib."""
-    metadata = await provider(request).load_server_metadata()
+    metadata = await provider.load_server_metadata()
     return cast(dict[str, Any], metadata)
 
 

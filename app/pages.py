@@ -7,15 +7,14 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import httpx
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from app.auth_errors import LoginRequired
 from app.csrf import CsrfProtected
-from app.deps import HttpDep, SettingsDep, current_user
+from app.deps import HttpDep, SettingsDep, TokenSourceDep, UserDep
+from app.errors import TokenUnavailable
 from app.templating import error_text, render
-from app.token_source import TokenUnavailable, token_extensions
-from app.tokens import TokensDep
+from app.token_source import TokenSource, token_extensions
 
 router = APIRouter(tags=["pages"])
 
@@ -34,16 +33,6 @@ API_MESSAGES = {
 }
 THEMES = ("system", "light", "dark")
 SAVE_STATUS = {"saved": "Theme saved.", "failed": "The theme could not be saved."}
-
-
-async def require_user(request: Request) -> dict[str, Any]:
-    user = current_user(request)
-    if user is None:
-        raise LoginRequired(request.url.path)
-    return user
-
-
-UserDep = Annotated[dict[str, Any], Depends(require_user)]
 
 
 @router.get("/")
@@ -67,7 +56,7 @@ async def external_api_call(
     request: Request,
     settings: SettingsDep,
     http: HttpDep,
-    tokens: TokensDep,
+    tokens: TokenSourceDep,
     _user: UserDep,
     _csrf: CsrfProtected,
     endpoint: Annotated[str, Form()] = "external",
@@ -117,7 +106,7 @@ async def profile(
     request: Request,
     settings: SettingsDep,
     http: HttpDep,
-    tokens: TokensDep,
+    tokens: TokenSourceDep,
     user: UserDep,
     status: str | None = None,
 ) -> Response:
@@ -133,7 +122,7 @@ async def profile(
 
 
 async def _user_metadata(
-    http: httpx.AsyncClient, tokens: TokensDep, url: str
+    http: httpx.AsyncClient, tokens: TokenSource, url: str
 ) -> dict[str, Any] | None:
     """`user_metadata` from the Management API, or None when there is none to ask."""
     try:
@@ -150,7 +139,7 @@ async def _user_metadata(
 async def save_profile(
     settings: SettingsDep,
     http: HttpDep,
-    tokens: TokensDep,
+    tokens: TokenSourceDep,
     user: UserDep,
     _csrf: CsrfProtected,
     theme: Annotated[str, Form()] = "",

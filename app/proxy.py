@@ -11,17 +11,24 @@ with the app's own view, as they could be forged.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from urllib.parse import quote, unquote
 
 import httpx
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 from starlette.background import BackgroundTask
 from starlette.responses import StreamingResponse
 
 from app.config import Settings
-from app.token_source import TokenSource, TokenUnavailable, token_extensions
+from app.deps import HttpDep, TokenSourceDep
+from app.errors import (
+    InvalidProxyPath,
+    LoginRequired,
+    TokenUnavailable,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from app.token_source import token_extensions
 
 logger = logging.getLogger(__name__)
 
@@ -47,59 +54,6 @@ RESPONSE_DROP = HOP_BY_HOP | {"set-cookie"}
 MAX_DECODE_ROUNDS = 3
 # Characters left as they are when the checked path is encoded again for the API.
 PATH_SAFE = "/:@!$&'()*+,;=-._~"
-
-
-class ProxyError(Exception):
-    """Base of the proxy's errors; each becomes a JSON `{error, error_description}` reply."""
-
-    status_code = 500
-    error = "proxy_error"
-    description = "The API call failed."
-
-
-class InvalidProxyPath(ProxyError):
-    """Raised when a path under /api/ could escape it (`..`, `//`, backslashes, controls)."""
-
-    status_code = 400
-    error = "invalid_path"
-    description = "The API path is not allowed."
-
-
-class LoginRequired(ProxyError):
-    """Raised when the API needs the user's token and none can be had without logging in."""
-
-    status_code = 401
-    error = "login_required"
-    description = "Log in again to call the API."
-
-
-class UpstreamUnavailable(ProxyError):
-    """Raised when the API (or the tenant's token endpoint) cannot be reached or hangs up."""
-
-    status_code = 502
-    error = "bad_gateway"
-    description = "The API is unavailable; try again shortly."
-
-
-class UpstreamTimeout(ProxyError):
-    """Raised when the API does not answer within the shared client's timeouts."""
-
-    status_code = 504
-    error = "gateway_timeout"
-    description = "The API took too long to answer; try again shortly."
-
-
-async def _proxy_error_response(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ProxyError)
-    body = {"error": exc.error, "error_description": exc.description}
-    return JSONResponse(body, status_code=exc.status_code, headers={"Cache-Control": "no-store"})
-
-
-ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
-# main.py registers these: FastAPI(exception_handlers=...) or app.exception_handlers.update(...).
-PROXY_EXCEPTION_HANDLERS: dict[int | type[Exception], ExceptionHandler] = {
-    ProxyError: _proxy_error_response
-}
 
 
 def _is_unsafe(path: str) -> bool:
@@ -198,28 +152,29 @@ async def _send(client: httpx.AsyncClient, outgoing: httpx.Request) -> httpx.Res
 
 
 def create_proxy_router(settings: Settings) -> APIRouter:
-    """The `/api/{path}` router for `settings.api_base_url`; needs `app.state.http`.
+    """The `/api/{path}` router for `settings.api_base_url`.
 
-    The user's token source is read from `request.state.token_source` (set by the app's
-    token-manager middleware or dependency); without one only anonymous entries go out.
+    Each call goes out on the shared client (`HttpDep`) with the session's `TokenSourceDep`,
+    from which the interceptor takes the token an allow-list entry asks for.  Its errors
+    (`ProxyError`s, `LoginRequired`) become JSON in app/exception_handlers.py.
     """
     router = APIRouter()
     api_base = settings.api_base_url
 
     @router.api_route("/api/{path:path}", methods=PROXY_METHODS, include_in_schema=False)
-    async def proxy(request: Request, path: str) -> Response:
+    async def proxy(
+        request: Request, path: str, client: HttpDep, tokens: TokenSourceDep
+    ) -> Response:
         url = httpx.URL(f"{api_base}{PROXY_PREFIX}{checked_path(path)}")
         query = request.scope.get("query_string", b"")
         if query:
             url = url.copy_with(query=query)
-        client: httpx.AsyncClient = request.app.state.http
-        source: TokenSource | None = getattr(request.state, "token_source", None)
         outgoing = client.build_request(
             request.method,
             url,
             headers=_outgoing_headers(request),
             content=_request_body(request),
-            extensions=token_extensions(source),
+            extensions=token_extensions(tokens),
         )
         upstream = await _send(client, outgoing)
         response = StreamingResponse(

@@ -25,14 +25,13 @@ from typing import Any
 
 from itsdangerous import BadSignature, TimestampSigner
 from starlette.datastructures import MutableHeaders
-from starlette.requests import HTTPConnection, Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import SESSION_ABSOLUTE_TIMEOUT, SESSION_COOKIE, SESSION_IDLE_TIMEOUT
 from app.csrf import CSRF_SESSION_KEY
 from app.errors import SessionStoreUnavailable
-from app.negotiation import wants_json
+from app.exception_handlers import session_store_unavailable_response
 from app.session_store import SessionRecord, SessionStore
 
 SESSION_SALT = "app.session"  # separates session-cookie signatures from any other use of the key
@@ -44,13 +43,6 @@ RESERVED_KEYS = frozenset({CREATED, SEEN})
 # Refreshing the idle expiry costs a store write; do it at most this often per session
 # (or after a tenth of the idle timeout, when that is shorter).
 REFRESH_INTERVAL = 60.0
-RETRY_AFTER_SECONDS = 5
-UNAVAILABLE_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Temporarily unavailable</title></head>
-<body><h1>Temporarily unavailable</h1>
-<p>We cannot reach the session store right now. Please try again in a few seconds.</p>
-</body></html>
-"""
 
 
 @dataclass
@@ -80,23 +72,6 @@ def rotate_session(request: HTTPConnection) -> None:
         raise RuntimeError("rotate_session() needs ServerSessionMiddleware around the app")
     state.rotate = True
     request.session.pop(CSRF_SESSION_KEY, None)
-
-
-def session_store_unavailable_response(request: HTTPConnection) -> Response:
-    """The 503 every request gets while the session store is down (HTML unless JSON is asked)."""
-    headers = {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
-    if wants_json(request.headers):
-        body = {
-            "error": "session_store_unavailable",
-            "error_description": "The session store is unavailable; try again shortly.",
-        }
-        return JSONResponse(body, status_code=503, headers=headers)
-    return HTMLResponse(UNAVAILABLE_PAGE, status_code=503, headers=headers)
-
-
-async def session_store_unavailable_handler(request: Request, exc: Exception) -> Response:
-    """Exception handler for SessionStoreUnavailable raised inside routes."""
-    return session_store_unavailable_response(request)
 
 
 class ServerSessionMiddleware:

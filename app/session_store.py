@@ -19,8 +19,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from app.config import Settings, SettingsError
-from app.errors import SessionStoreUnavailable
+from app.config import Settings
+from app.errors import SessionStoreUnavailable, SettingsError
 
 logger = logging.getLogger(__name__)
 

@@ -2,8 +2,9 @@
 
 The interceptor (app/interceptor.py) asks a `TokenSource` for an access token for the
 audience and scope an allow-list entry names; the session's token manager
-(app/tokens.py) is the real one.  The source travels with each outgoing httpx request in
-`request.extensions[TOKEN_SOURCE]`, so the one shared `AsyncClient` serves every user.
+(app/session_tokens.py) is the real one, which routes get as `TokenSourceDep` (app/deps.py).
+The source travels with each outgoing httpx request in `request.extensions[TOKEN_SOURCE]`,
+so the one shared `AsyncClient` serves every user.
 """
 
 from __future__ import annotations
@@ -23,19 +24,6 @@ ANONYMOUS_OK_ERRORS = frozenset(
         "missing_token",
     }
 )
-
-
-class TokenUnavailable(Exception):
-    """Raised by a TokenSource when no access token can be had without the user.
-
-    `error` is one of auth0-spa-js's codes (`login_required`, `missing_refresh_token`,
-    `consent_required`, ...) or `token_endpoint_unavailable` when the tenant is down.
-    """
-
-    def __init__(self, error: str, description: str = "") -> None:
-        super().__init__(description or error)
-        self.error = error
-        self.description = description
 
 
 class TokenSource(Protocol):

@@ -10,7 +10,7 @@ import httpx
 from app.config import SESSION_COOKIE
 from app.session_middleware import ServerSessionMiddleware
 from app.session_store import SessionStore
-from app.tokens import TOKENS_KEY
+from app.session_tokens import TOKENS_KEY
 from testing.live_stack import LiveStack
 
 SAVE_TTL = 60 * 60  # seconds a record rewritten by a test stays in the store

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from fastapi import FastAPI, Form, Request
 
-from app.csrf import CSRF_HEADER, CsrfProtected, csrf_error_handler, csrf_token
-from app.errors import CsrfError
+from app.csrf import CSRF_HEADER, CsrfProtected, csrf_token
+from app.exception_handlers import register_exception_handlers
 from app.session_middleware import ServerSessionMiddleware, rotate_session
 from app.session_store import MemorySessionStore
 from testing.servers import LiveServer
@@ -21,7 +21,7 @@ def csrf_app() -> FastAPI:
     app.add_middleware(
         ServerSessionMiddleware, store=MemorySessionStore(100), secret="test-csrf-secret"
     )
-    app.add_exception_handler(CsrfError, csrf_error_handler)
+    register_exception_handlers(app)
 
     @app.get("/form")
     async def form(request: Request) -> dict[str, str]:

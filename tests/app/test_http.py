@@ -5,9 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from app.config import Settings, SettingsError
+from app.config import Settings
+from app.errors import InvalidAllowList, SettingsError
 from app.http import CONNECT_TIMEOUT, READ_TIMEOUT, create_http_client
-from app.interceptor import AllowListAuth, InvalidAllowList
+from app.interceptor import AllowListAuth
 
 
 def settings(**overrides: object) -> Settings:

@@ -12,16 +12,16 @@ import httpx
 import pytest
 
 from app.config import Settings
+from app.errors import InvalidAllowList, TokenUnavailable
 from app.interceptor import (
     AllowedEntry,
     AllowListAuth,
-    InvalidAllowList,
     default_allowed_list,
     match,
     parse_allowed_list,
     parse_entry,
 )
-from app.token_source import ANONYMOUS_OK_ERRORS, TokenUnavailable, token_extensions
+from app.token_source import ANONYMOUS_OK_ERRORS, token_extensions
 
 API = "https://tenant.example.com"
 

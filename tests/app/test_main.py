@@ -11,7 +11,7 @@ import pytest
 
 import app.main
 from app.config import Settings
-from app.interceptor import InvalidAllowList
+from app.errors import InvalidAllowList
 from app.main import create_app
 from tests.conftest import Refusal
 

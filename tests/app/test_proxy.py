@@ -15,9 +15,12 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.config import Settings
+from app.deps import get_token_source
+from app.errors import TokenUnavailable
+from app.exception_handlers import register_exception_handlers
 from app.http import DEFAULT_TIMEOUT, create_http_client
-from app.proxy import PROXY_EXCEPTION_HANDLERS, create_proxy_router
-from app.token_source import TokenUnavailable
+from app.proxy import create_proxy_router
+from app.token_source import TokenSource
 from testing.servers import LiveServer
 
 MB = 1024 * 1024
@@ -39,21 +42,15 @@ class FakeSource:
         return f"token-for-{audience}"
 
 
-class FakeTokenManager:
-    """Stands in for the app's token manager: `X-Test-User` logs in, `X-Test-Error` fails."""
+async def fake_token_source(request: Request) -> TokenSource:
+    """Stands in for the session's token manager: `X-Test-User` logs in, `X-Test-Error` fails.
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = dict(scope.get("headers", []))
-        if b"x-test-error" in headers:
-            source: FakeSource | None = FakeSource(headers[b"x-test-error"].decode())
-        else:
-            source = FakeSource() if b"x-test-user" in headers else None
-        if source is not None:
-            scope.setdefault("state", {})["token_source"] = source
-        await self.app(scope, receive, send)
+    Without either, it answers as the real one does for a visitor: `login_required`.
+    """
+    error = request.headers.get("x-test-error")
+    if error is None and "x-test-user" not in request.headers:
+        error = "login_required"
+    return FakeSource(error)
 
 
 def backend_app(seen: list[str]) -> ASGIApp:
@@ -112,10 +109,9 @@ def proxy_app(api_base_url: str, timeout: httpx.Timeout | None = None) -> FastAP
             yield
 
     app = FastAPI(lifespan=lifespan)
-    for error, handler in PROXY_EXCEPTION_HANDLERS.items():
-        app.add_exception_handler(error, handler)
     app.include_router(create_proxy_router(settings))
-    app.add_middleware(FakeTokenManager)
+    register_exception_handlers(app)
+    app.dependency_overrides[get_token_source] = fake_token_source
     return app
 
 

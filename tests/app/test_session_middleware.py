@@ -13,13 +13,8 @@ from fastapi import FastAPI, Request
 from itsdangerous import TimestampSigner
 
 from app.config import SESSION_COOKIE
-from app.errors import SessionStoreUnavailable
-from app.session_middleware import (
-    SESSION_SALT,
-    ServerSessionMiddleware,
-    rotate_session,
-    session_store_unavailable_handler,
-)
+from app.exception_handlers import register_exception_handlers
+from app.session_middleware import SESSION_SALT, ServerSessionMiddleware, rotate_session
 from app.session_store import MemorySessionStore, RedisSessionStore, SessionStore
 from testing.redis_server import RedisServer
 from testing.servers import LiveServer
@@ -36,7 +31,7 @@ def session_app(store: SessionStore, **options: Any) -> FastAPI:
 
     app = FastAPI(lifespan=lifespan)
     app.add_middleware(ServerSessionMiddleware, store=store, secret=SECRET, **options)
-    app.add_exception_handler(SessionStoreUnavailable, session_store_unavailable_handler)
+    register_exception_handlers(app)
 
     @app.get("/read")
     async def read(request: Request) -> dict[str, Any]:

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from app.config import Settings, SettingsError
-from app.errors import SessionStoreUnavailable
+from app.config import Settings
+from app.errors import SessionStoreUnavailable, SettingsError
 from app.session_store import (
     REDIS_KEY_PREFIX,
     MemorySessionStore,

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 
 from app.pages import API_MESSAGES
-from app.tokens import REFRESH_KEY
+from app.session_tokens import REFRESH_KEY
 from testing.live_stack import LiveStack, csrf_from, running_live_stack
 from testing.sessions import age_access_tokens, session_record
 

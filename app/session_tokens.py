@@ -13,16 +13,13 @@ import base64
 import hashlib
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
 
 import httpx
-from fastapi import Depends, Request
 
 from app.config import Settings
-from app.deps import HttpDep, SettingsDep
-from app.oidc import provider_metadata
-from app.token_source import TokenUnavailable
+from app.errors import RefreshRejected, TokenUnavailable
 
 TOKEN_MIN_TTL = 60  # seconds a cached access token must still be valid to be used
 REFRESH_REUSE_GRACE = 10.0  # seconds a finished refresh answers requests holding the old token
@@ -31,14 +28,6 @@ REFRESH_KEY = "refresh_token"
 
 TokenSet = dict[str, Any]  # access_token, expires_at, scope, audience
 Session = MutableMapping[str, Any]
-
-
-class RefreshRejected(TokenUnavailable):
-    """Raised when the tenant answers `invalid_grant`: the refresh token is dead (revoked,
-    expired or reused), so the session's tokens are cleared and the user must log in."""
-
-    def __init__(self) -> None:
-        super().__init__("login_required", "The session has expired; please log in again.")
 
 
 def token_key(audience: str, scope: str | None) -> str:
@@ -110,7 +99,7 @@ def _scopes(scope: str | None) -> set[str]:
 
 
 class SessionTokens:
-    """`TokenSource` for one request's session."""
+    """`TokenSource` for one request's session (made by `app.deps.get_token_source`)."""
 
     def __init__(
         self,
@@ -201,19 +190,3 @@ def _token_response(response: httpx.Response) -> dict[str, Any]:
         raise RefreshRejected()
     # Only the code travels on: descriptions from the tenant are not shown to users.
     raise TokenUnavailable(error if error.isidentifier() else "login_required")
-
-
-async def get_tokens(request: Request, settings: SettingsDep, http: HttpDep) -> SessionTokens:
-    """The token manager for this request's session; the proxy finds it on `request.state`."""
-    source = SessionTokens(
-        request.session,
-        settings,
-        http,
-        lambda: provider_metadata(request),
-        request.app.state.refreshes,
-    )
-    request.state.token_source = source
-    return source
-
-
-TokensDep = Annotated[SessionTokens, Depends(get_tokens)]

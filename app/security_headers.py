@@ -1,15 +1,12 @@
-"""Pure ASGI middleware: security headers on every response and one log line per request."""
+"""Pure ASGI middleware: the security headers every response carries, error pages included."""
 
 from __future__ import annotations
 
-import logging
-import time
 from urllib.parse import urlsplit
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-log = logging.getLogger("app.access")
 STATIC_PREFIX = "/static/"
 
 
@@ -32,6 +29,11 @@ def content_security_policy(issuer: str) -> str:
 
 
 class SecurityHeadersMiddleware:
+    """Adds CSP, framing, sniffing and referrer headers, and `no-store` outside /static/.
+
+    Headers a response already has are kept: a route may set its own `Cache-Control`.
+    """
+
     def __init__(self, app: ASGIApp, issuer: str) -> None:
         self.app = app
         self.headers = {
@@ -60,30 +62,3 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-class AccessLogMiddleware:
-    """Logs method, path, status and duration.  Never the query string: /callback carries
-    the authorization code and state there."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500  # if the app raises before answering
-
-        async def send_and_record(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_record)
-        finally:
-            elapsed_ms = (time.perf_counter() - start) * 1000
-            log.info("%s %s %d %.1fms", scope["method"], scope["path"], status, elapsed_ms)

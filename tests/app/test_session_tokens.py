@@ -12,8 +12,8 @@ import pytest
 from jose import jwt
 
 from app.config import MANAGEMENT_API_SCOPE
-from app.token_source import TokenUnavailable
-from app.tokens import (
+from app.errors import TokenUnavailable
+from app.session_tokens import (
     REFRESH_KEY,
     TOKEN_MIN_TTL,
     TOKENS_KEY,

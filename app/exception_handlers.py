@@ -1,0 +1,177 @@
+"""Every error of `app/errors.py` mapped to its response, in this one place.
+
+Pages get the error page (`templates/error.html`) or a redirect; scripts (under `/api/`, or
+asking for JSON and not HTML) get `{"error", "error_description"}`.  Three paths lead here:
+route errors through `register_exception_handlers`, the session store's failure through
+`session_store_unavailable_response` (called by the session middleware, which runs outside
+the route handlers), and bugs through `ServerErrorPage`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from urllib.parse import quote
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection, Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import (
+    AuthFlowError,
+    CsrfError,
+    InvalidProxyPath,
+    LoginRequired,
+    ProxyError,
+    SessionStoreUnavailable,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from app.proxy import PROXY_PREFIX
+from app.templating import error_text, render
+
+log = logging.getLogger("app.errors")
+
+RETRY_AFTER_SECONDS = 5
+NO_STORE = {"Cache-Control": "no-store"}
+# (status, error, error_description) of each proxy error; ProxyError itself for any other.
+PROXY_ERRORS: dict[type[ProxyError], tuple[int, str, str]] = {
+    InvalidProxyPath: (400, "invalid_path", "The API path is not allowed."),
+    UpstreamUnavailable: (502, "bad_gateway", "The API is unavailable; try again shortly."),
+    UpstreamTimeout: (
+        504,
+        "gateway_timeout",
+        "The API took too long to answer; try again shortly.",
+    ),
+    ProxyError: (500, "proxy_error", "The API call failed."),
+}
+# Static on purpose: the store is down, so nothing that may touch the session is rendered.
+UNAVAILABLE_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Temporarily unavailable</title></head>
+<body><h1>Temporarily unavailable</h1>
+<p>We cannot reach the session store right now. Please try again in a few seconds.</p>
+</body></html>
+"""
+
+
+def wants_json(headers: Headers) -> bool:
+    """True when the client asks for JSON and not HTML (fetch/XHR callers, not page loads)."""
+    accept = headers.get("accept", "").lower()
+    return "application/json" in accept and "text/html" not in accept
+
+
+def json_error(
+    error: str, description: str, status_code: int, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = {"error": error, "error_description": description}
+    return JSONResponse(body, status_code=status_code, headers={**NO_STORE, **(headers or {})})
+
+
+def error_page(request: Request, code: str, status_code: int) -> Response:
+    known, title, advice = error_text(code)
+    context = {"code": known, "title": title, "advice": advice}
+    return render(request, "error.html", context, status_code=status_code)
+
+
+def session_store_unavailable_response(connection: HTTPConnection) -> Response:
+    """The 503 every request gets while the session store is down (HTML unless JSON is asked)."""
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS), **NO_STORE}
+    if wants_json(connection.headers):
+        description = "The session store is unavailable; try again shortly."
+        return json_error("session_store_unavailable", description, 503, headers)
+    return HTMLResponse(UNAVAILABLE_PAGE, status_code=503, headers=headers)
+
+
+async def session_store_unavailable(request: Request, exc: Exception) -> Response:
+    return session_store_unavailable_response(request)
+
+
+async def login_required(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LoginRequired)
+    if request.url.path.startswith(PROXY_PREFIX):  # scripts call the proxy: JSON for them
+        return json_error("login_required", "Log in again to call the API.", 401)
+    return RedirectResponse(f"/login?returnTo={quote(exc.return_to, safe='/')}", 303)
+
+
+async def auth_flow_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AuthFlowError)
+    # The code only: never the tenant's description or the query, which may hold the code.
+    log.warning("login flow failed: %s", exc.code)
+    return error_page(request, exc.code, exc.status_code)
+
+
+async def csrf_error(request: Request, exc: Exception) -> Response:
+    if wants_json(request.headers):
+        return json_error("csrf_failed", "Missing or invalid CSRF token.", 403)
+    return error_page(request, "csrf_failed", 403)
+
+
+async def proxy_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ProxyError)
+    status_code, error, description = PROXY_ERRORS.get(type(exc), PROXY_ERRORS[ProxyError])
+    return json_error(error, description, status_code)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = "not_found" if exc.status_code == 404 else "unknown"
+    response = error_page(request, code, exc.status_code)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    return error_page(request, "unknown", 500)
+
+
+ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
+# The route errors' handlers.  Unexpected errors are `ServerErrorPage`'s (see there).
+EXCEPTION_HANDLERS: dict[type[Exception], ExceptionHandler] = {
+    LoginRequired: login_required,
+    AuthFlowError: auth_flow_error,
+    CsrfError: csrf_error,
+    SessionStoreUnavailable: session_store_unavailable,
+    ProxyError: proxy_error,
+    HTTPException: http_error,
+}
+
+
+def register_exception_handlers(app: FastAPI) -> None:
+    for exc_class, handler in EXCEPTION_HANDLERS.items():
+        app.add_exception_handler(exc_class, handler)
+
+
+class ServerErrorPage:
+    """Pure ASGI middleware: the 500 error page for an exception nothing else handled.
+
+    Starlette runs an `Exception` handler inside its ServerErrorMiddleware, which sits
+    outside every user middleware: a page sent from there would miss the security headers
+    and the access log.  Added inside those two, this sends the same page through them.
+    The exception is raised again afterwards so the server still logs its traceback; once a
+    response has started nothing can replace it, and it is raised as it is (the server then
+    aborts the connection, so a broken download never looks complete).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        sent: list[str] = []  # the types of the messages sent so far
+
+        async def send_and_remember(message: Message) -> None:
+            sent.append(message["type"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_remember)
+        except Exception as exc:
+            if scope["type"] != "http" or sent:
+                raise
+            response = await unexpected_error(Request(scope, receive), exc)
+            await response(scope, receive, send)
+            raise
