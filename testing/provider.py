@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from jose import JWTError, jwt
 
 from testing.issuer import DEFAULT_AUDIENCE, TOKEN_LIFETIME, TestIssuer
-from testing.servers import LiveServer
+from testing.servers import LiveServer, StartStop
 
 CLIENT_ID = "interop-web"
 CLIENT_SECRET = "interop-web-secret"  # noqa: S105 - a test client's published secret
@@ -47,8 +47,8 @@ class AuthorizationRequest:
     scope: str
 
 
-class TestProvider:
-    """The provider on a free loopback port once started.
+class TestProvider(StartStop):
+    """The provider on a free loopback port once started (`with provider:` too).
 
     `logouts` records the query of each end-session request; `id_token_issuer`, when
     set, is the `iss` put in ID tokens instead of the discovered issuer (to test the

@@ -64,8 +64,7 @@ def running_provider_stack(
         trailing_slash=trailing_slash,
     )
     with ExitStack() as stack:
-        provider.start()
-        stack.callback(provider.stop)
+        stack.enter_context(provider)
         slash = trailing_slash if configured_slash is None else configured_slash
         configured = provider.url.rstrip("/") + ("/" if slash else "")
         api_settings = ApiSettings(
