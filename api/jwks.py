@@ -12,7 +12,9 @@ Rules (the same budget as express-oauth2-jwt-bearer's):
 Discovery is fetched from the configured issuer URL and accepted when the `issuer` it
 names is the configured one up to a trailing slash (Auth0 writes `https://t.auth0.com/`,
 Keycloak, Okta and Azure AD write theirs without the slash).  The discovered value is
-then the one tokens' `iss` must equal exactly, as express-oauth2-jwt-bearer does.
+then the one tokens' `iss` must equal exactly, as express-oauth2-jwt-bearer does.  The
+reference takes whatever issuer discovery names; OpenID Connect Discovery 1.0 section 4.3
+requires it to match, so a document naming another issuer is refused (503) instead.
 """
 
 from __future__ import annotations
