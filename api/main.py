@@ -19,12 +19,9 @@ from fastapi.responses import JSONResponse
 
 from api.config import Settings, SettingsError, get_settings
 from api.errors import AuthError, IssuerUnavailable
+from api.header_limit import HeaderSizeLimitMiddleware
 from api.jwks import JwksCache
-from api.middleware import (
-    AccessLogMiddleware,
-    HeaderSizeLimitMiddleware,
-    SecurityHeadersMiddleware,
-)
+from api.middleware import AccessLogMiddleware, SecurityHeadersMiddleware
 from api.routes import router
 from api.verify import TokenVerifier
 

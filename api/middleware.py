@@ -1,5 +1,4 @@
-"""Pure ASGI middleware: the request-header cap, helmet's default security headers and
-one log line per request.
+"""Pure ASGI middleware: helmet's default security headers and one log line per request.
 
 Pure ASGI rather than BaseHTTPMiddleware because these run on every request and the
 API's throughput is benchmarked against Express.  The log line names the path but never
@@ -8,7 +7,6 @@ the query string, which may carry an `access_token`.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 
@@ -44,47 +42,6 @@ DOCS_CSP = (
     b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net;frame-ancestors 'self'"
 )
 DOCS_PATHS = ("/docs", "/redoc")
-
-
-# Node's default --max-http-header-size, so the API refuses what the Express reference does.
-MAX_HEADER_BYTES = 16 * 1024
-TOO_LARGE_BODY = json.dumps(
-    {
-        "error": "request_header_fields_too_large",
-        "error_description": "The request's headers are larger than 16 KB",
-    }
-).encode()
-
-
-def header_bytes(scope: Scope) -> int:
-    """The size of a request's head as sent: request line and `name: value` lines."""
-    lines = sum(len(name) + len(value) + 4 for name, value in scope["headers"])
-    return lines + len(scope.get("raw_path") or b"") + len(scope["query_string"])
-
-
-class HeaderSizeLimitMiddleware:
-    """Answers 431 to a request whose head is larger than `max_bytes`, before any parsing.
-
-    uvicorn's httptools parser has no such limit (h11's `--h11-max-incomplete-event-size`
-    does not apply to it), so without this a 200 KB `Authorization` header would be read,
-    split and base64-decoded before being refused.  It runs before CORS and routing.
-    """
-
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_HEADER_BYTES) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or header_bytes(scope) <= self.max_bytes:
-            await self.app(scope, receive, send)
-            return
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(TOO_LARGE_BODY)).encode()),
-            (b"connection", b"close"),
-        ]
-        await send({"type": "http.response.start", "status": 431, "headers": headers})
-        await send({"type": "http.response.body", "body": TOO_LARGE_BODY})
 
 
 class SecurityHeadersMiddleware:

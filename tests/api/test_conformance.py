@@ -281,7 +281,7 @@ def status_of_raw_request(base_url: str, head: bytes) -> int:
 @pytest.mark.parametrize("size", [20_000, 200_000])
 def test_request_head_over_16kb_is_431_on_both(servers: dict[str, str], size: int) -> None:
     """Node caps a request's head at 16 KB before express-oauth2-jwt-bearer sees it; our
-    API does the same (api/middleware.py), so a huge Authorization is never parsed."""
+    API does the same (api/header_limit.py), so a huge Authorization is never parsed."""
     authorization = b"Authorization: Bearer " + b"a" * size
     head = b"GET " + PRIVATE.encode() + b" HTTP/1.1\r\nHost: x\r\n" + authorization + b"\r\n\r\n"
     assert status_of_raw_request(servers["express"], head) == 431

@@ -236,7 +236,7 @@ async def test_malformed_tokens_are_refused(client: httpx.AsyncClient, token: st
 async def test_oversized_token_in_a_form_body_is_refused_unparsed(
     client: httpx.AsyncClient,
 ) -> None:
-    """In a header it would be refused with 431 (api/middleware.py); a form body is not
+    """In a header it would be refused with 431 (api/header_limit.py); a form body is not
     capped by that, so the verifier's own length limit answers."""
     token = "A" * 20_000
     response = await client.post(PRIVATE, data={"access_token": token})
