@@ -14,7 +14,7 @@ RETRY_AFTER = 5  # seconds
 ALLOWED_ALGORITHMS = ("RS256",)  # asymmetric only; "none" and HS* can never be configured
 # The asymmetric algorithms python-jose verifies (it has no PS*).
 SUPPORTED_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"})
-CLOCK_TOLERANCE = 5  # seconds of skew allowed on exp, nbf and iat, like express-oauth2-jwt-bearer
+CLOCK_TOLERANCE = 5  # seconds of skew allowed on exp and nbf, like express-oauth2-jwt-bearer
 CACHE_MAX_AGE = 600  # seconds discovery and JWKS are cached at most
 JWKS_COOLDOWN = 30  # seconds between refetches caused by an unknown kid
 HTTP_TIMEOUT = 5.0  # seconds for a discovery or JWKS request
@@ -68,7 +68,11 @@ class Settings(BaseSettings):
 
     @property
     def issuer(self) -> str:
-        """The issuer with Auth0's trailing slash: tokens' `iss` must equal it exactly."""
+        """The configured issuer with one trailing slash, where discovery is fetched.
+
+        Tokens' `iss` must equal the issuer discovery names (api/jwks.py), which may
+        differ from this one by that trailing slash.
+        """
         if self.auth0_issuer_base_url:
             return self.auth0_issuer_base_url.rstrip("/") + "/"
         return f"https://{self.auth0_domain.strip().strip('/')}/"

@@ -8,6 +8,13 @@ Rules (the same budget as express-oauth2-jwt-bearer's):
 - concurrent fetches are merged into one: every waiter gets its result;
 - after a failed fetch nobody retries for FAILURE_BACKOFF seconds; meanwhile requests
   get `IssuerUnavailable` (503 with Retry-After) instead of hammering the issuer.
+
+Discovery is fetched from the configured issuer URL and accepted when the `issuer` it
+names is the configured one up to a trailing slash (Auth0 writes `https://t.auth0.com/`,
+Keycloak, Okta and Azure AD write theirs without the slash).  The discovered value is
+then the one tokens' `iss` must equal exactly, as express-oauth2-jwt-bearer does.  The
+reference takes whatever issuer discovery names; OpenID Connect Discovery 1.0 section 4.3
+requires it to match, so a document naming another issuer is refused (503) instead.
 """
 
 from __future__ import annotations
@@ -65,6 +72,7 @@ class JwksCache:
         self._clock = clock
         self._lock = asyncio.Lock()
         self._jwks_uri: str | None = None
+        self._discovered_issuer: str | None = None
         self._discovery_expires = 0.0
         self._keys: dict[str, dict[str, Any]] = {}
         self._constructed: dict[tuple[str, str], Key] = {}
@@ -72,6 +80,16 @@ class JwksCache:
         self._failed_at: float | None = None
         self.generation = 0  # bumped whenever the key set changes
         self.fetch_count = 0
+
+    @property
+    def issuer(self) -> str:
+        """The issuer discovery named: tokens' `iss` must equal it exactly.
+
+        Read it after `key_for` returned (keys are only ever had through discovery).
+        """
+        if self._discovered_issuer is None:
+            raise IssuerUnavailable()
+        return self._discovered_issuer
 
     async def key_for(self, kid: str | None, alg: str) -> Key:
         """The verification key for a token's `kid` and `alg`, fetching keys when needed."""
@@ -158,15 +176,16 @@ class JwksCache:
     async def _discover(self) -> str:
         if self._jwks_uri is not None and self._clock() < self._discovery_expires:
             return self._jwks_uri
-        url = f"{self._issuer}.well-known/openid-configuration"
+        url = f"{self._issuer.rstrip('/')}/.well-known/openid-configuration"
         response = await self._get(url)
         body = _json_object(response)
-        if body.get("issuer") != self._issuer:
+        issuer = body.get("issuer")
+        if not isinstance(issuer, str) or not same_issuer(issuer, self._issuer):
             raise _FetchFailed("discovery names a different issuer")
         jwks_uri = body.get("jwks_uri")
         if not isinstance(jwks_uri, str) or not jwks_uri.startswith(("https://", "http://")):
             raise _FetchFailed("discovery has no jwks_uri")
-        self._jwks_uri = jwks_uri
+        self._jwks_uri, self._discovered_issuer = jwks_uri, issuer
         self._discovery_expires = self._clock() + cache_lifetime(response, self._max_age)
         return jwks_uri
 
@@ -182,6 +201,11 @@ class JwksCache:
         if response.status_code != 200:
             raise _FetchFailed(f"HTTP {response.status_code} from {url}")
         return response
+
+
+def same_issuer(discovered: str, configured: str) -> bool:
+    """Whether two issuer URLs name the same issuer: equal up to one trailing slash."""
+    return discovered.removesuffix("/") == configured.removesuffix("/")
 
 
 def _json_object(response: httpx.Response) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 
 from api.config import Settings, SettingsError, get_settings
 from api.errors import AuthError, IssuerUnavailable
+from api.header_limit import HeaderSizeLimitMiddleware
 from api.jwks import JwksCache
 from api.middleware import AccessLogMiddleware, SecurityHeadersMiddleware
 from api.routes import router
@@ -44,7 +45,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.jwks = keys
             app.state.verifier = TokenVerifier(
                 keys,
-                issuer=settings.issuer,
                 audience=settings.auth0_audience,
                 algorithms=settings.algorithms,
                 clock_tolerance=settings.clock_tolerance,
@@ -69,6 +69,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["Authorization", "Content-Type"],
         max_age=600,
     )
+    # Before CORS and routing read a header; inside the log and security headers, so a
+    # 431 is logged and carries them too.
+    app.add_middleware(HeaderSizeLimitMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(AccessLogMiddleware)
     return app

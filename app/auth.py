@@ -19,8 +19,8 @@ from joserfc.errors import JoseError
 from app.config import Settings
 from app.csrf import CsrfProtected
 from app.deps import HttpDep, ProviderDep, SettingsDep
-from app.errors import AuthFlowError
-from app.oidc import DISCOVERY_PATH, OidcProvider, is_auth0_like, provider_metadata
+from app.errors import AuthFlowError, IssuerMismatch
+from app.oidc import DISCOVERY_PATH, OidcProvider, is_auth0_domain, provider_metadata
 from app.session_middleware import rotate_session
 from app.session_tokens import store_token_set
 
@@ -61,9 +61,12 @@ async def login(
     extra = {"audience": settings.auth0_audience} if settings.auth0_audience else {}
     try:
         await _check_tenant_answers(http, settings)
+        await provider_metadata(provider, settings.issuer)  # its issuer is the configured one
         response: RedirectResponse = await provider.authorize_redirect(
             request, f"{settings.app_base_url}/callback", **extra
         )
+    except IssuerMismatch as exc:
+        raise AuthFlowError("issuer_mismatch", 502) from exc
     except (httpx.HTTPError, ValueError) as exc:
         raise AuthFlowError("tenant_unavailable", 502) from exc
     return response
@@ -120,21 +123,32 @@ async def logout(
     id_token = str(request.session.get("id_token") or "")
     request.session.clear()  # an empty session is deleted from the store, its cookie expired
     try:
-        metadata = await provider_metadata(provider)
+        metadata = await provider_metadata(provider, settings.issuer)
     except (httpx.HTTPError, ValueError):
-        metadata = {}  # tenant down: still end the local session, via Auth0's URL shape
+        metadata = {}  # provider down: the local session ends all the same
     return RedirectResponse(logout_url(settings, metadata, id_token), status_code=303)
 
 
 def logout_url(settings: Settings, metadata: dict[str, Any], id_token: str) -> str:
-    """Auth0's `/v2/logout`, or standard RP-initiated logout for other providers."""
+    """Where the browser goes to end its session at the provider, then comes home.
+
+    - Auth0's domains: `/v2/logout`, as Auth0's own express-openid-connect does.  Every
+      tenant serves it and it checks the same Allowed Logout URLs, while `/oidc/logout` is
+      published only by tenants that turned on its discovery.
+    - Any provider publishing `end_session_endpoint` (the dev tenant, Keycloak, Okta, a
+      custom-domain Auth0 tenant...): OpenID RP-initiated logout, with `id_token_hint` so
+      the provider knows whose session ends and need not ask.
+    - Otherwise nothing can end the provider's session: straight home, logged out here.
+    """
     home = f"{settings.app_base_url}/"
-    if is_auth0_like(settings, metadata):
+    if is_auth0_domain(settings):
         query = {"client_id": settings.auth0_client_id, "returnTo": home}
         return f"{settings.issuer}v2/logout?{urlencode(query)}"
+    endpoint = metadata.get("end_session_endpoint")
+    if not isinstance(endpoint, str) or not endpoint.startswith(("https://", "http://")):
+        return home
     query = {"client_id": settings.auth0_client_id, "post_logout_redirect_uri": home}
     if id_token:
         query["id_token_hint"] = id_token
-    endpoint = str(metadata["end_session_endpoint"])
     separator = "&" if "?" in endpoint else "?"
     return f"{endpoint}{separator}{urlencode(query)}"

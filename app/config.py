@@ -76,7 +76,11 @@ class Settings(BaseSettings):
 
     @property
     def issuer(self) -> str:
-        """The OpenID issuer with Auth0's trailing slash."""
+        """The configured issuer with one trailing slash: where discovery is fetched.
+
+        ID tokens' `iss` must equal the issuer discovery names, which may differ from this
+        by that slash (app/oidc.py checks the two agree).
+        """
         if self.auth0_issuer_base_url:
             return self.auth0_issuer_base_url.rstrip("/") + "/"
         if self.auth0_domain:

@@ -49,7 +49,11 @@ async def get_token_source(
     """The token manager of this request's session: what the allow-list interceptor asks."""
     refreshes = cast(RefreshCoordinator, request.app.state.refreshes)
     return SessionTokens(
-        request.session, settings, http, lambda: provider_metadata(provider), refreshes
+        request.session,
+        settings,
+        http,
+        lambda: provider_metadata(provider, settings.issuer),
+        refreshes,
     )
 
 

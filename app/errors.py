@@ -100,3 +100,8 @@ class UpstreamUnavailable(ProxyError):
 
 class UpstreamTimeout(ProxyError):
     """Raised when the API does not answer within the shared client's timeouts."""
+
+
+class IssuerMismatch(ValueError):
+    """Raised when the provider's discovery document names an issuer other than the
+    configured one (a trailing slash aside): its ID tokens could not be trusted."""

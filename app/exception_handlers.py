@@ -4,7 +4,8 @@ Pages get the error page (`templates/error.html`) or a redirect; scripts (under 
 asking for JSON and not HTML) get `{"error", "error_description"}`.  Three paths lead here:
 route errors through `register_exception_handlers`, the session store's failure through
 `session_store_unavailable_response` (called by the session middleware, which runs outside
-the route handlers), and bugs through `ServerErrorPage`.
+the route handlers), oversized request heads through `headers_too_large_response` (called by
+app/header_limit.py), and bugs through `ServerErrorPage`.
 """
 
 from __future__ import annotations
@@ -57,6 +58,16 @@ UNAVAILABLE_PAGE = """<!doctype html>
 """
 
 
+# Static too: it is answered before the session (whose cookie may be what is too large).
+HEADERS_TOO_LARGE_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Request headers too large</title></head>
+<body><h1>Request headers too large</h1>
+<p>Your browser sent more than 16 KB of headers, usually too many or too large cookies for
+this site. Clear this site's cookies, then reload.</p>
+</body></html>
+"""
+
+
 def wants_json(headers: Headers) -> bool:
     """True when the client asks for JSON and not HTML (fetch/XHR callers, not page loads)."""
     accept = headers.get("accept", "").lower()
@@ -83,6 +94,15 @@ def session_store_unavailable_response(connection: HTTPConnection) -> Response:
         description = "The session store is unavailable; try again shortly."
         return json_error("session_store_unavailable", description, 503, headers)
     return HTMLResponse(UNAVAILABLE_PAGE, status_code=503, headers=headers)
+
+
+def headers_too_large_response(connection: HTTPConnection) -> Response:
+    """The 431 a request gets whose head is over the cap (HTML unless JSON is asked)."""
+    headers = {"Connection": "close"}
+    if wants_json(connection.headers):
+        description = "The request's headers are larger than 16 KB."
+        return json_error("request_header_fields_too_large", description, 431, headers)
+    return HTMLResponse(HEADERS_TOO_LARGE_PAGE, status_code=431, headers={**NO_STORE, **headers})
 
 
 async def session_store_unavailable(request: Request, exc: Exception) -> Response:

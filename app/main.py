@@ -19,6 +19,7 @@ from app.access_log import AccessLogMiddleware
 from app.config import Settings, get_settings
 from app.errors import SettingsError
 from app.exception_handlers import ServerErrorPage, register_exception_handlers
+from app.header_limit import HeaderSizeLimitMiddleware
 from app.http import create_http_client
 from app.interceptor import default_allowed_list
 from app.oidc import create_oauth
@@ -75,6 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         secure=settings.cookie_secure,
     )
     app.add_middleware(ServerErrorPage)
+    # Before the session middleware reads the cookie; inside the log and security headers.
+    app.add_middleware(HeaderSizeLimitMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, issuer=settings.issuer)
     app.add_middleware(AccessLogMiddleware)
     return app

@@ -15,6 +15,7 @@ import httpx
 from authlib.integrations.starlette_client import OAuth
 
 from app.config import Settings
+from app.errors import IssuerMismatch
 
 PROVIDER = "auth0"  # the registry name; it also prefixes Authlib's state keys in the session
 DISCOVERY_PATH = ".well-known/openid-configuration"
@@ -55,19 +56,22 @@ def create_oauth(settings: Settings, http: httpx.AsyncClient) -> OAuth:
     return oauth
 
 
-async def provider_metadata(provider: OidcProvider) -> dict[str, Any]:
-    """The discovery document, fetched once and cached by Authlib."""
-    metadata = await provider.load_server_metadata()
-    return cast(dict[str, Any], metadata)
+async def provider_metadata(provider: OidcProvider, configured_issuer: str) -> dict[str, Any]:
+    """The discovery document, fetched once and cached by Authlib, once its issuer is checked.
 
-
-def is_auth0_like(settings: Settings, metadata: dict[str, Any]) -> bool:
-    """True when logout goes to Auth0's `/v2/logout` rather than `end_session_endpoint`.
-
-    Auth0 tenants and the dev tenant speak `/v2/logout`; any other provider that publishes an
-    `end_session_endpoint` gets standard RP-initiated logout.
+    Authlib requires ID tokens' `iss` to equal the discovered `issuer` exactly, but never
+    compares that issuer with the configured one: this does, up to a trailing slash (Auth0
+    spells issuers `https://t.auth0.com/`, Keycloak, Okta and Azure AD without the slash).
     """
-    if settings.on_dev_tenant or not metadata.get("end_session_endpoint"):
-        return True
+    metadata = cast(dict[str, Any], await provider.load_server_metadata())
+    issuer = metadata.get("issuer")
+    expected = configured_issuer.removesuffix("/")
+    if not isinstance(issuer, str) or issuer.removesuffix("/") != expected:
+        raise IssuerMismatch(configured_issuer)
+    return metadata
+
+
+def is_auth0_domain(settings: Settings) -> bool:
+    """True for an issuer on Auth0's own domains, which always serve `/v2/logout`."""
     host = urlsplit(settings.issuer).hostname or ""
     return host.endswith(AUTH0_DOMAIN_SUFFIXES)

@@ -24,13 +24,31 @@ API_ENDPOINTS = {
     "public": "/api/public",
     "private-scoped": "/api/private-scoped",
 }
-# One message per failure; the page's script reads the same texts from data attributes.
+# One message per failure; the page's script reads the same texts from data attributes
+# and picks one by the same rules (static/app.js).
 API_MESSAGES = {
     "login_required": "Your session has expired or you are logged out: log in again.",
     "forbidden": "Your access token lacks the scope this endpoint needs (read:messages).",
-    "api_down": "The API is not running. Start it with: uv run honcho start api",
+    "api_down": (
+        "The web app could not connect to the API. Is it running? "
+        "Start it with: uv run honcho start api"
+    ),
+    "api_timeout": "The API did not answer in time. Try again in a moment.",
+    "issuer_unavailable": (
+        "The API cannot reach the identity provider's signing keys; it retries by itself. "
+        "Try again in a few seconds."
+    ),
     "api_error": "The API answered with an unexpected error.",
 }
+# The proxy's 502/504 (app/proxy.py) and the API's own answers, by status.
+API_ERRORS_BY_STATUS = {
+    401: "login_required",
+    403: "forbidden",
+    502: "api_down",
+    504: "api_timeout",
+}
+# The error code the API sends with its 503 when discovery or the JWKS cannot be fetched.
+ISSUER_UNAVAILABLE_ERROR = "temporarily_unavailable"
 THEMES = ("system", "light", "dark")
 SAVE_STATUS = {"saved": "Theme saved.", "failed": "The theme could not be saved."}
 
@@ -69,20 +87,32 @@ async def external_api_call(
         )
     except TokenUnavailable:
         return _external_api_page(request, settings.auth0_audience, {"error": "login_required"})
+    except httpx.TimeoutException:
+        return _external_api_page(request, settings.auth0_audience, {"error": "api_timeout"})
     except httpx.HTTPError:
         return _external_api_page(request, settings.auth0_audience, {"error": "api_down"})
     return _external_api_page(request, settings.auth0_audience, _api_result(path, response))
 
 
 def _api_result(path: str, response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
     status = response.status_code
     if status == 200:
-        try:
-            return {"path": path, "json": json.dumps(response.json(), indent=2)}
-        except ValueError:
+        if body is None:
             return {"path": path, "error": "api_error"}
-    errors = {401: "login_required", 403: "forbidden", 502: "api_down", 504: "api_down"}
-    return {"path": path, "status": status, "error": errors.get(status, "api_error")}
+        return {"path": path, "json": json.dumps(body, indent=2)}
+    return {"path": path, "status": status, "error": api_error_code(status, body)}
+
+
+def api_error_code(status: int, body: Any) -> str:
+    """Which API_MESSAGES entry explains a failed API call (static/app.js has the same rules)."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if status == 503 and error == ISSUER_UNAVAILABLE_ERROR:
+        return "issuer_unavailable"
+    return API_ERRORS_BY_STATUS.get(status, "api_error")
 
 
 def _external_api_page(request: Request, audience: str, result: dict[str, Any] | None) -> Response:
@@ -92,6 +122,7 @@ def _external_api_page(request: Request, audience: str, result: dict[str, Any] |
         "audience": audience,
         "endpoints": API_ENDPOINTS,
         "messages": API_MESSAGES,
+        "errors_by_status": API_ERRORS_BY_STATUS,
         "result": result,
     }
     return render(request, "external_api.html", context)

@@ -44,6 +44,11 @@ ERROR_MESSAGES: dict[str, tuple[str, str]] = {
         "The identity provider could not be reached.",
         "Make sure it is running (for the dev tenant: uv run honcho start tenant), then retry.",
     ),
+    "issuer_mismatch": (
+        "The identity provider names a different issuer than the one configured.",
+        "Check AUTH0_ISSUER_BASE_URL (or AUTH0_DOMAIN): it must be the issuer its discovery "
+        "document names, a trailing slash aside.",
+    ),
     "csrf_failed": (
         "The form could not be accepted.",
         "It was missing its security token or came from another site. Reload the page and retry.",

@@ -36,6 +36,14 @@ def rotate_keys(settings: Settings) -> None:
     print(f"devtenant: now signing with key {kid}; the previous key stays published.")
 
 
+def issuer_for_port(settings: Settings, port: int) -> Settings:
+    """`settings`, naming the issuer after the port served on unless DEVTENANT_ISSUER is set:
+    `--port 4791` alone must not publish discovery for http://localhost:4000/."""
+    if "devtenant_issuer" in settings.model_fields_set:
+        return settings
+    return settings.model_copy(update={"devtenant_issuer": f"http://localhost:{port}/"})
+
+
 def is_loopback_host(host: str) -> bool:
     return host in LOOPBACK_NAMES or host.startswith("127.")
 
@@ -60,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.command == "rotate-keys":
             rotate_keys(settings)
         else:
-            serve(settings, args.host, args.port, args.reset)
+            serve(issuer_for_port(settings, args.port), args.host, args.port, args.reset)
     except SettingsError as exc:
         sys.exit(f"devtenant: cannot start: {exc}")
 

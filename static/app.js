@@ -2,15 +2,18 @@
 // the JSON.  Without JavaScript the buttons post the form and the server renders the result.
 "use strict";
 
+// Which message explains a failed call: the same rules as api_error_code() in app/pages.py.
+// A 503 whose error is `temporarily_unavailable` is the API saying it cannot fetch the
+// identity provider's keys; any other 503 (the web app's own session store) is unexpected.
+function errorCode(form, status, body) {
+  if (status === 503 && body && body.error === "temporarily_unavailable") {
+    return "issuer_unavailable";
+  }
+  return JSON.parse(form.dataset.errorsByStatus)[status] || "api_error";
+}
+
 function showResult(target, form, status, body) {
   target.replaceChildren();
-  const messages = {
-    401: form.dataset.msgLoginRequired,
-    403: form.dataset.msgForbidden,
-    502: form.dataset.msgApiDown,
-    503: form.dataset.msgApiDown,
-    504: form.dataset.msgApiDown,
-  };
   if (status === 200) {
     const heading = document.createElement("h2");
     heading.textContent = "Result";
@@ -25,9 +28,11 @@ function showResult(target, form, status, body) {
   alert.className = "alert alert-error";
   alert.setAttribute("role", "alert");
   const text = document.createElement("p");
-  text.textContent = messages[status] || form.dataset.msgApiError;
+  const code = errorCode(form, status, body);
+  alert.dataset.error = code;
+  text.textContent = JSON.parse(form.dataset.messages)[code];
   alert.append(text);
-  if (status === 401) {
+  if (code === "login_required") {
     const link = document.createElement("a");
     link.href = "/login?returnTo=/external-api";
     link.textContent = "Log in again";
@@ -47,7 +52,7 @@ async function callApi(form, button, target) {
     try { body = await response.json(); } catch (_) { body = null; }
     showResult(target, form, response.status, body);
   } catch (_) {
-    showResult(target, form, 502, null);
+    showResult(target, form, 0, null); // the web app itself did not answer
   } finally {
     button.disabled = false;
   }

@@ -88,12 +88,21 @@ class TestIssuer:
     failing: bool = False  # when True, discovery and JWKS answer 503
     discovery_max_age: int | None = None  # Cache-Control max-age on discovery, if any
     advertised_issuer: str | None = None  # lie in discovery's "issuer" when set
+    # More discovery fields (an OpenID provider's endpoints: see tests/provider.py).
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.app = self._build_app()
 
-    def serve_at(self, base_url: str) -> None:
-        self.url = base_url.rstrip("/") + "/"
+    def serve_at(self, base_url: str, *, trailing_slash: bool = True) -> None:
+        """Name the issuer after where it is served: Auth0's form `http://host:port/` by
+        default, or `http://host:port` as Keycloak, Okta and Azure AD spell theirs."""
+        self.url = base_url.rstrip("/") + ("/" if trailing_slash else "")
+
+    @property
+    def base(self) -> str:
+        """The issuer without a trailing slash, to join paths to."""
+        return self.url.rstrip("/")
 
     def _build_app(self) -> FastAPI:
         app = FastAPI(openapi_url=None)
@@ -107,8 +116,9 @@ class TestIssuer:
                 response.headers["Cache-Control"] = f"max-age={self.discovery_max_age}"
             return {
                 "issuer": self.advertised_issuer or self.url,
-                "jwks_uri": f"{self.url}.well-known/jwks.json",
+                "jwks_uri": f"{self.base}/.well-known/jwks.json",
                 "id_token_signing_alg_values_supported": ["RS256"],
+                **self.metadata,
             }
 
         @app.get("/.well-known/jwks.json")
@@ -136,7 +146,7 @@ class TestIssuer:
         claims: dict[str, Any] = {
             "iss": self.url,
             "sub": "auth0|0123456789abcdef01234567",
-            "aud": [self.audience, f"{self.url}userinfo"],
+            "aud": [self.audience, f"{self.base}/userinfo"],
             "iat": now,
             "exp": now + TOKEN_LIFETIME,
             "scope": "openid profile read:messages",

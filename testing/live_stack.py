@@ -121,3 +121,13 @@ def csrf_from(page: httpx.Response) -> str:
     match = CSRF_FIELD.search(page.text)
     assert match, "the page has no CSRF field"
     return match.group(1)
+
+
+async def ping_without_javascript(browser: httpx.AsyncClient, endpoint: str = "external") -> str:
+    """Click a button of the External API page as a form post (the no-JavaScript path);
+    the page's result section."""
+    page = await browser.get("/external-api")
+    form = {"csrf_token": csrf_from(page), "endpoint": endpoint}
+    shown = await browser.post("/external-api", data=form)
+    assert shown.status_code == 200
+    return shown.text.split('id="api-result"', 1)[1]

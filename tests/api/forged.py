@@ -11,6 +11,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from jose import jws
 
 from testing.issuer import SigningKey
 
@@ -58,3 +59,10 @@ def with_flipped_signature(token: str) -> str:
     raw = bytearray(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)))
     raw[0] ^= 0xFF
     return f"{header}.{payload}.{b64url(bytes(raw))}"
+
+
+def self_keyed(claims: dict[str, Any]) -> str:
+    """Signed by an attacker's key that the token itself carries as `jwk` (no kid)."""
+    attacker = SigningKey.generate()
+    header = {"alg": "RS256", "typ": "JWT", "jwk": attacker.public_jwk}
+    return jws.sign(claims, attacker.pem, headers=header, algorithm="RS256")

@@ -9,6 +9,7 @@ says why, so a change on either side shows up here.
 from __future__ import annotations
 
 import re
+import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -96,6 +97,7 @@ INVALID_TOKEN = Verdict(401, "invalid_token")
 INVALID_REQUEST = Verdict(400, "invalid_request")
 NO_TOKEN = Verdict(401)
 MISSING_SCOPE = Verdict(403, "insufficient_scope", "read:messages")
+UNUSED_URL = "http://127.0.0.1:9/keys"  # nothing listens on the discard port
 
 CASES = [
     Case("valid", token(), OK),
@@ -104,6 +106,8 @@ CASES = [
     # Both allow 5 s of clock skew; one second past exp is well inside it.
     Case("expired-within-tolerance", lambda i: Call.bearer(i.token(exp=_ago(1))), OK),
     Case("nbf-in-future", lambda i: Call.bearer(i.token(nbf=_ago(-60))), INVALID_TOKEN),
+    # Clock skew on iat: neither judges it against the clock (only exp and nbf).
+    Case("iat-in-future", lambda i: Call.bearer(i.token(iat=_ago(-3600))), OK),
     Case("no-exp", token(exp=None), INVALID_TOKEN),
     Case("wrong-iss", token(iss="https://evil.example/"), INVALID_TOKEN),
     Case("iss-without-slash", lambda i: Call.bearer(i.token(iss=i.url.rstrip("/"))), INVALID_TOKEN),
@@ -134,6 +138,19 @@ CASES = [
         "tampered-signature",
         raw(lambda i: forged.with_flipped_signature(i.token())),
         INVALID_TOKEN,
+    ),
+    # Headers naming a key: never fetched, never trusted; only the issuer's JWKS counts.
+    Case("jku-header", raw(lambda i: i.sign(i.claims(), headers={"jku": UNUSED_URL})), OK),
+    Case("x5u-header", raw(lambda i: i.sign(i.claims(), headers={"x5u": UNUSED_URL})), OK),
+    Case("x5c-header", raw(lambda i: i.sign(i.claims(), headers={"x5c": ["MIIBIjAN"]})), OK),
+    Case(
+        "jwk-header-issuer-key",
+        raw(lambda i: i.sign(i.claims(), headers={"jwk": i.keys[0].public_jwk})),
+        OK,
+    ),
+    Case("jwk-header-attacker-key", raw(lambda i: forged.self_keyed(i.claims())), INVALID_TOKEN),
+    Case(
+        "crit-header", raw(lambda i: i.sign(i.claims(), headers={"crit": ["exp"]})), INVALID_TOKEN
     ),
     Case("garbage", raw(lambda i: "garbage"), INVALID_TOKEN),
     Case("two-parts", raw(lambda i: i.token().rsplit(".", 1)[0]), INVALID_TOKEN),
@@ -243,6 +260,32 @@ def test_public_needs_no_token(servers: dict[str, str]) -> None:
         response = httpx.get(url + "/api/public")
         assert response.status_code == 200
         assert "message" in response.json()
+
+
+def status_of_raw_request(base_url: str, head: bytes) -> int:
+    """The status line's code, read even when the server resets the connection after it:
+    Node answers 431 and closes while a 200 KB head is still arriving, which makes httpx
+    report a reset instead of the answer a browser would show."""
+    host, port = base_url.removeprefix("http://").split(":")
+    received = b""
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        try:
+            sock.sendall(head)
+            while chunk := sock.recv(4096):
+                received += chunk
+        except ConnectionResetError:
+            pass
+    return int(received.split(b" ", 2)[1])
+
+
+@pytest.mark.parametrize("size", [20_000, 200_000])
+def test_request_head_over_16kb_is_431_on_both(servers: dict[str, str], size: int) -> None:
+    """Node caps a request's head at 16 KB before express-oauth2-jwt-bearer sees it; our
+    API does the same (api/header_limit.py), so a huge Authorization is never parsed."""
+    authorization = b"Authorization: Bearer " + b"a" * size
+    head = b"GET " + PRIVATE.encode() + b" HTTP/1.1\r\nHost: x\r\n" + authorization + b"\r\n\r\n"
+    assert status_of_raw_request(servers["express"], head) == 431
+    assert status_of_raw_request(servers["ours"], head) == 431
 
 
 def test_unreachable_issuer_is_503_not_401(tmp_path: Any) -> None:

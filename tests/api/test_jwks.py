@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 
 from api.main import create_app
 from testing.issuer import SigningKey, TestIssuer
@@ -136,3 +137,30 @@ async def test_keys_and_discovery_expire_after_max_age(issuer: TestIssuer) -> No
             await asyncio.sleep(1.1)
             assert (await client.get(PRIVATE, headers=bearer(issuer.token()))).status_code == 200
     assert issuer.fetches == {"discovery": 2, "jwks": 2}
+
+
+@pytest.mark.parametrize(
+    ("configured_slash", "discovered_slash"),
+    [(True, True), (True, False), (False, True), (False, False)],
+    ids=["both-slash", "keycloak-style-discovery", "configured-without-slash", "neither"],
+)
+async def test_issuer_is_compared_up_to_a_trailing_slash_then_exactly(
+    configured_slash: bool, discovered_slash: bool
+) -> None:
+    """Discovery is accepted when its issuer is the configured one up to a trailing slash;
+    tokens must then carry the discovered issuer exactly, not the other spelling."""
+    issuer = TestIssuer()
+    with LiveServer(issuer.app) as server:
+        issuer.serve_at(server.url, trailing_slash=discovered_slash)
+        configured = server.url + ("/" if configured_slash else "")
+        other_spelling = issuer.base if discovered_slash else f"{issuer.base}/"
+        with LiveServer(create_app(settings_for(issuer, auth0_issuer_base_url=configured))) as api:
+            async with httpx.AsyncClient(base_url=api.url) as client:
+                good = await client.get(PRIVATE, headers=bearer(issuer.token()))
+                respelled = await client.get(
+                    PRIVATE, headers=bearer(issuer.token(iss=other_spelling))
+                )
+    assert good.status_code == 200, good.text
+    assert respelled.status_code == 401
+    assert respelled.json()["error"] == "invalid_token"
+    assert issuer.fetches == {"discovery": 1, "jwks": 1}

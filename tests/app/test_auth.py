@@ -136,9 +136,14 @@ async def test_logout_clears_the_session_and_goes_to_the_tenant(stack: LiveStack
         assert response.status_code == 303
         url = urlsplit(response.headers["location"])
         query = parse_qs(url.query)
-        assert f"{url.scheme}://{url.netloc}{url.path}" == f"{stack.issuer}v2/logout"
-        assert query["returnTo"] == [f"{stack.app.url}/"]
+        # The dev tenant publishes end_session_endpoint: standard RP-initiated logout.
+        assert f"{url.scheme}://{url.netloc}{url.path}" == f"{stack.issuer}oidc/logout"
+        assert query["post_logout_redirect_uri"] == [f"{stack.app.url}/"]
         assert query["client_id"] == ["quickstart-web"]
+        assert query["id_token_hint"][0].count(".") == 2
+        at_tenant = await client.get(response.headers["location"])
+        assert at_tenant.status_code == 302
+        assert at_tenant.headers["location"] == f"{stack.app.url}/"
         after = await client.get("/external-api")
     assert after.status_code == 303
     async with stack.client() as replay:
@@ -161,6 +166,15 @@ def test_logout_uses_v2_logout_on_auth0_even_with_end_session_endpoint() -> None
     settings = app_settings("https://t.eu.auth0.com", "http://localhost:3001", "https://app.test")
     metadata = {"end_session_endpoint": "https://t.eu.auth0.com/oidc/logout"}
     assert logout_url(settings, metadata, "x").startswith("https://t.eu.auth0.com/v2/logout?")
+
+
+def test_logout_without_end_session_endpoint_goes_home_outside_auth0() -> None:
+    """Nothing can end such a provider's session: never a guessed Auth0 URL (its 404)."""
+    settings = app_settings("https://idp.example.org", "http://localhost:3001", "https://app.test")
+    assert logout_url(settings, {}, "x") == "https://app.test/"
+    assert (
+        logout_url(settings, {"end_session_endpoint": "javascript:x"}, "x") == "https://app.test/"
+    )
 
 
 async def test_tenant_down_at_login_is_a_clear_error(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import logging
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -15,6 +16,20 @@ from testing.live_stack import SESSION_SECRET, LiveStack, csrf_from, running_liv
 from testing.sessions import session_store
 
 JWT = re.compile(r"eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+")
+
+
+def assert_only_id_token_hint(location: str, stack: LiveStack, id_token: str) -> None:
+    """Logout's redirect carries the ID token, and only it, to the tenant that issued it:
+    OpenID RP-initiated logout's `id_token_hint` (Okta requires it; others would ask the
+    user to confirm).  Its audience is the app's client, so no API accepts it."""
+    url = urlsplit(location)
+    assert f"{url.scheme}://{url.netloc}{url.path}" == f"{stack.issuer}oidc/logout"
+    query = parse_qs(url.query)
+    assert query["id_token_hint"] == [id_token]
+    others = [
+        value for name, values in query.items() if name != "id_token_hint" for value in values
+    ]
+    assert not any(JWT.search(value) for value in others)
 
 
 async def session_record(stack: LiveStack, cookie: str) -> dict[str, Any]:
@@ -77,8 +92,12 @@ async def test_a_whole_visit_leaks_no_token(
     assert len(app_pages) >= 8
     for response in app_pages:
         text = response.text + "".join(
-            value for name, value in response.headers.items() if name != "set-cookie"
+            value
+            for name, value in response.headers.items()
+            if name != "set-cookie" and not (name == "location" and response.url.path == "/logout")
         )
+        if response.url.path == "/logout":
+            assert_only_id_token_hint(response.headers["location"], stack, record["id_token"])
         assert not JWT.search(text), response.url
         for secret in secrets:
             assert secret not in text, response.url

@@ -8,12 +8,17 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 
 import devtenant.__main__
 import devtenant.config
 import devtenant.main
+from devtenant.__main__ import issuer_for_port
+from devtenant.config import Settings
+from testing.processes import ManagedProcess
+from testing.servers import free_port
 from tests.conftest import Refusal
 
 REPO = Path(__file__).resolve().parents[2]
@@ -98,3 +103,27 @@ def test_a_bad_config_file_stops_start_up_with_one_sentence(
     config.write_text(content)
     env = {"DEVTENANT_CONFIG_FILE": str(config), "DEVTENANT_DATA_DIR": str(tmp_path / "data")}
     assert "DEVTENANT_CONFIG_FILE" in refusal(tenant_cli, "devtenant", env)
+
+
+def test_port_implies_the_issuer_unless_devtenant_issuer_is_set() -> None:
+    unset = Settings(_env_file=None)
+    given = Settings(_env_file=None, devtenant_issuer="http://tenant.localhost:4000")
+    assert issuer_for_port(unset, 4791).issuer == "http://localhost:4791/"
+    assert issuer_for_port(given, 4791).issuer == "http://tenant.localhost:4000/"
+
+
+def test_cli_port_serves_discovery_for_that_port(tmp_path: Path) -> None:
+    port = free_port()
+    env = {"PYTHONPATH": str(REPO), "DEVTENANT_DATA_DIR": str(tmp_path / "data")}
+    tenant = ManagedProcess(
+        "devtenant",
+        [sys.executable, "-m", "devtenant", "--port", str(port)],
+        port,
+        env=env,
+        ready_path="/.well-known/openid-configuration",
+        cwd=tmp_path,  # no .env there
+    )
+    with tenant:
+        discovery = httpx.get(f"{tenant.url}/.well-known/openid-configuration").json()
+    assert discovery["issuer"] == f"http://localhost:{port}/"
+    assert discovery["jwks_uri"].startswith(f"http://localhost:{port}/")
