@@ -23,7 +23,7 @@ from testing.servers import free_port
 # Signs the cookies of a throwaway app on loopback; never a real secret.
 SESSION_SECRET = "bench-session-secret-0123456789abcdef"  # noqa: S105
 # One worker, no reload, no access log: how each service runs in production.
-UVICORN = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--no-access-log"]
+UVICORN = [sys.executable, "-m", "serving", "--log-level", "warning"]  # as the Procfile runs it
 APP_TARGET = ("app.main:app",)
 
 
@@ -119,5 +119,5 @@ def serving_pid(process: ManagedProcess) -> int:
     """The pid of the server itself: `process` leads its group and may be a wrapper."""
     assert process.pid is not None, f"{process.name} is not running"
     children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
-    # `python -m uvicorn` has no children; `uv run uvicorn` has one, the server.
+    # `python -m serving` has no children; `uv run python -m serving` has one, the server.
     return int(children[0]) if children else process.pid

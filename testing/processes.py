@@ -32,8 +32,7 @@ POLL_INTERVAL = 0.05  # seconds between readiness probes
 _JWT = re.compile(r"^[\w-]+\.[\w-]+\.[\w-]+$", re.MULTILINE)
 OUTPUT_TAIL = 2000  # characters of the child's output shown when it fails to start
 # One worker, no reload, no access log: how the API runs in production.
-UVICORN_COMMAND = ["uv", "run", "uvicorn", "api.main:app", "--log-level", "warning"]
-UVICORN_COMMAND += ["--no-access-log"]
+UVICORN_COMMAND = ["uv", "run", "python", "-m", "serving", "api.main:app", "--log-level", "warning"]
 
 
 class ProcessDidNotStart(RuntimeError):

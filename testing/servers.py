@@ -14,6 +14,8 @@ from typing import Any, Self
 
 import uvicorn
 
+from serving.protocol import BoundedHttpToolsProtocol
+
 STARTUP_TIMEOUT = 10.0  # seconds a server may take to start before the test fails
 
 
@@ -67,6 +69,7 @@ class LiveServer(StartStop):
             port=self.port,
             log_level="warning",
             lifespan="on",
+            http=BoundedHttpToolsProtocol,  # as `python -m serving` (the Procfile) runs it
             # Keep tests snappy: no long graceful waits when a test stops a server.
             timeout_graceful_shutdown=1,
         )
