@@ -139,9 +139,10 @@ def _signal_group(process: subprocess.Popen[bytes], signum: signal.Signals) -> N
 
 
 def express_reference(
-    issuer_url: str, audience: str, port: int, node: str = "node"
+    issuer_url: str, audience: str, port: int, node: str = "node", dpop: str = "allowed"
 ) -> ManagedProcess:
-    """Auth0's Express sample API (bench/reference/server.js), not started yet."""
+    """Auth0's Express sample API (bench/reference/server.js), not started yet; `dpop` is
+    its DPoP mode, named like our API's DPOP_MODE."""
     return ManagedProcess(
         "express-reference",
         [node, str(REFERENCE_DIR / "server.js")],
@@ -151,6 +152,7 @@ def express_reference(
             "AUDIENCE": audience,
             "PORT": str(port),
             "HOST": LOOPBACK,
+            "DPOP": dpop,
             # The library refuses http:// issuers in production; the tests use loopback http.
             "NODE_ENV": "development",
         },

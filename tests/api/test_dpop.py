@@ -24,11 +24,8 @@ SCOPED = "/api/private-scoped"
 
 
 @pytest.fixture(scope="module")
-def issuer() -> Iterator[TestIssuer]:
-    issuer = TestIssuer()
-    with LiveServer(issuer.app) as server:
-        issuer.serve_at(server.url)
-        yield issuer
+def issuer(module_issuer: TestIssuer) -> TestIssuer:
+    return module_issuer
 
 
 @pytest.fixture(scope="module")
