@@ -1,0 +1,126 @@
+"""DPoP at the dev tenant's /oauth/token (RFC 9449 §5): bound access and refresh tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from jose import jwt
+
+from tests.devtenant.helpers import CALLBACK, SPA, WEB, login_code
+from tests.devtenant.test_token_endpoint import spa_code
+from tests.dpop import DpopKey
+from tests.servers import LiveServer
+
+KEY = DpopKey.generate()
+
+
+def token_url(tenant: LiveServer) -> str:
+    return f"{tenant.url}/oauth/token"
+
+
+async def post(
+    client: httpx.AsyncClient,
+    tenant: LiveServer,
+    form: dict[str, str],
+    proofs: list[str],
+    public: bool = False,
+) -> httpx.Response:
+    headers = [("DPoP", proof) for proof in proofs]
+    auth = None if public else WEB
+    return await client.post(token_url(tenant), data=form, headers=headers, auth=auth)
+
+
+def code_form(code: str, **extra: str) -> dict[str, str]:
+    return {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK, **extra}
+
+
+def refresh_form(refresh_token: str, **extra: str) -> dict[str, str]:
+    return {"grant_type": "refresh_token", "refresh_token": refresh_token, **extra}
+
+
+def jkt_of(body: dict[str, Any]) -> str | None:
+    cnf = jwt.get_unverified_claims(body["access_token"]).get("cnf")
+    return cnf["jkt"] if cnf else None
+
+
+async def test_discovery_advertises_dpop_algorithms(
+    tenant: LiveServer, client: httpx.AsyncClient
+) -> None:
+    response = await client.get(f"{tenant.url}/.well-known/openid-configuration")
+    assert "ES256" in response.json()["dpop_signing_alg_values_supported"]
+
+
+async def test_web_client_gets_bound_tokens_and_may_refresh_under_a_new_key(
+    tenant: LiveServer, client: httpx.AsyncClient
+) -> None:
+    code = await login_code(client, tenant)
+    proof = KEY.proof("POST", token_url(tenant))
+    response = await post(client, tenant, code_form(code), [proof])
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["token_type"] == "DPoP"
+    assert jkt_of(body) == KEY.thumbprint
+    # A confidential client's refresh token is not bound (it authenticates anyway).
+    new_key = DpopKey.generate()
+    proof = new_key.proof("POST", token_url(tenant))
+    refreshed = (await post(client, tenant, refresh_form(body["refresh_token"]), [proof])).json()
+    assert (refreshed["token_type"], jkt_of(refreshed)) == ("DPoP", new_key.thumbprint)
+    bearer = (await post(client, tenant, refresh_form(refreshed["refresh_token"]), [])).json()
+    assert (bearer["token_type"], jkt_of(bearer)) == ("Bearer", None)
+
+
+async def test_public_client_refresh_token_is_bound_to_the_key(
+    tenant: LiveServer, client: httpx.AsyncClient
+) -> None:
+    code, verifier = await spa_code(client, tenant)
+    form = code_form(code, client_id=SPA, code_verifier=verifier)
+    body = (await post(client, tenant, form, [KEY.proof("POST", token_url(tenant))], True)).json()
+    assert jkt_of(body) == KEY.thumbprint
+    again = refresh_form(body["refresh_token"], client_id=SPA)
+    without = await post(client, tenant, again, [], public=True)
+    assert (without.status_code, without.json()["error"]) == (400, "invalid_dpop_proof")
+    thief = DpopKey.generate().proof("POST", token_url(tenant))
+    stolen = await post(client, tenant, again, [thief], public=True)
+    assert (stolen.status_code, stolen.json()["error"]) == (400, "invalid_grant")
+    owner = await post(client, tenant, again, [KEY.proof("POST", token_url(tenant))], True)
+    assert owner.status_code == 200, owner.text
+    assert jkt_of(owner.json()) == KEY.thumbprint
+
+
+BROKEN = {
+    "htm-get": {"htm": "GET"},
+    "htu-other": {"htu": "http://evil.example/oauth/token"},
+    "iat-old": {"iat": 1},
+    "jti-missing": {"jti": None},
+    "typ-jwt": {"header": {"typ": "JWT"}},
+    "jwk-private": {"header": {"jwk": KEY.private_jwk}},
+    "jwk-missing": {"header": {"jwk": None}},
+}
+
+
+@pytest.mark.parametrize("name", list(BROKEN))
+async def test_broken_proof_is_refused_and_the_code_survives(
+    tenant: LiveServer, client: httpx.AsyncClient, name: str
+) -> None:
+    code = await login_code(client, tenant)
+    overrides = dict(BROKEN[name])
+    proof = KEY.proof("POST", token_url(tenant), header=overrides.pop("header", {}), **overrides)
+    response = await post(client, tenant, code_form(code), [proof])
+    assert (response.status_code, response.json()["error"]) == (400, "invalid_dpop_proof")
+    retry = await post(client, tenant, code_form(code), [KEY.proof("POST", token_url(tenant))])
+    assert retry.status_code == 200, retry.text
+
+
+async def test_replayed_or_doubled_proof_is_refused(
+    tenant: LiveServer, client: httpx.AsyncClient
+) -> None:
+    proof = KEY.proof("POST", token_url(tenant))
+    first = await post(client, tenant, code_form(await login_code(client, tenant)), [proof])
+    assert first.status_code == 200, first.text
+    replay = await post(client, tenant, code_form(await login_code(client, tenant)), [proof])
+    assert replay.json()["error"] == "invalid_dpop_proof"
+    two = [KEY.proof("POST", token_url(tenant)) for _ in range(2)]
+    doubled = await post(client, tenant, code_form(await login_code(client, tenant)), two)
+    assert doubled.json()["error"] == "invalid_dpop_proof"
