@@ -161,23 +161,35 @@ def express_reference(
     )
 
 
-def issuer_process(port: int, audience: str) -> ManagedProcess:
-    """`python -m testing.issuer`: discovery + JWKS, counting fetches at /_counts."""
+def issuer_process(port: int, audience: str, cnf_jkt: str | None = None) -> ManagedProcess:
+    """`python -m testing.issuer`: discovery + JWKS, counting fetches at /_counts; with
+    `cnf_jkt`, it also prints a token bound to that DPoP key."""
+    extra = ["--cnf-jkt", cnf_jkt] if cnf_jkt else []
     return ManagedProcess(
         "test-issuer",
-        [sys.executable, "-m", "testing.issuer", "--port", str(port), "--audience", audience],
+        [
+            sys.executable,
+            "-m",
+            "testing.issuer",
+            "--port",
+            str(port),
+            "--audience",
+            audience,
+            *extra,
+        ],
         port,
         # /_counts, not discovery: probing must not count as a fetch.
         ready_path="/_counts",
     )
 
 
-def issuer_token(issuer: ManagedProcess) -> str:
-    """The valid token the issuer printed on start-up (see testing.issuer.main)."""
-    match = _JWT.search(issuer.output(tail=None))
-    if match is None:
+def issuer_token(issuer: ManagedProcess, index: int = 0) -> str:
+    """A valid token the issuer printed on start-up (see testing.issuer.main): the first,
+    or with index 1 the DPoP-bound one."""
+    tokens = _JWT.findall(issuer.output(tail=None))
+    if len(tokens) <= index:
         raise ProcessDidNotStart(f"{issuer.name} printed no token:\n{issuer.output()}")
-    return match[0]
+    return str(tokens[index])
 
 
 def issuer_fetches(issuer: ManagedProcess) -> dict[str, int]:

@@ -17,13 +17,13 @@ import httpx
 import pytest
 
 from api.main import create_app
+from testing.dpop import DpopKey, ath, bound_token
+from testing.issuer import TestIssuer, sign_raw
+from testing.servers import LiveServer
 from tests.api.conftest import settings_for
 from tests.api.forged import segment
 from tests.api.test_conformance import Verdict, challenge_shape
-from tests.dpop import DpopKey, ath, bound_token
-from tests.issuer import TestIssuer, sign_raw
 from tests.reference import ExpressReference
-from tests.servers import LiveServer
 
 pytestmark = pytest.mark.node
 

@@ -8,10 +8,10 @@ import httpx
 import pytest
 from jose import jwt
 
+from testing.dpop import DpopKey
+from testing.servers import LiveServer
 from tests.devtenant.helpers import CALLBACK, SPA, WEB, login_code
 from tests.devtenant.test_token_endpoint import spa_code
-from tests.dpop import DpopKey
-from tests.servers import LiveServer
 
 KEY = DpopKey.generate()
 
@@ -28,7 +28,7 @@ async def post(
     public: bool = False,
 ) -> httpx.Response:
     headers = [("DPoP", proof) for proof in proofs]
-    auth = None if public else WEB
+    auth = httpx.USE_CLIENT_DEFAULT if public else httpx.BasicAuth(*WEB)
     return await client.post(token_url(tenant), data=form, headers=headers, auth=auth)
 
 
@@ -89,7 +89,7 @@ async def test_public_client_refresh_token_is_bound_to_the_key(
     assert jkt_of(owner.json()) == KEY.thumbprint
 
 
-BROKEN = {
+BROKEN: dict[str, dict[str, Any]] = {
     "htm-get": {"htm": "GET"},
     "htu-other": {"htu": "http://evil.example/oauth/token"},
     "iat-old": {"iat": 1},
