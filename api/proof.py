@@ -4,7 +4,8 @@ python-jose verifies the signature with the key the proof embeds, but it would a
 accept what a DPoP proof must not carry, so these are checked here first:
 - a `jwk` with private members (python-jose happily verifies with a private key);
 - an EC key on another curve than the `alg` names (python-jose hashes with the alg's
-  digest on any curve), or an RSA key under 2048 bits (it sets no minimum);
+  digest on any curve), or an RSA key under 2048 bits (it sets no minimum) or one made
+  slow to verify on purpose (over 8192 bits, or a huge public exponent);
 - a symmetric or unknown `alg`, and any `crit` extension.
 The order of the claim checks and the error each gets follow express-oauth2-jwt-bearer:
 a proof that fails is 400 `invalid_dpop_proof`, a token not bound to the proof's key is
@@ -31,6 +32,8 @@ from api.replay import ReplayCache
 PROOF_TYPE = "dpop+jwt"
 MAX_PROOF_LENGTH = 8 * 1024  # characters; an RSA-4096 proof is about 1.5 KiB
 MIN_RSA_BITS = 2048
+MAX_RSA_BITS = 8192  # larger keys only make verification slow for us
+MAX_RSA_EXPONENT_BYTES = 4  # e is 65537 in practice; a huge e makes verification costly
 CURVE_FOR_ALG = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
 PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 # RFC 7638 §3.2: the members a thumbprint hashes, per key type.
@@ -147,10 +150,18 @@ def _key_fits(key: dict[str, Any], alg: str) -> bool:
     if key["kty"] == "EC":
         return bool(CURVE_FOR_ALG.get(alg) == key["crv"])
     try:
-        modulus = base64.urlsafe_b64decode(key["n"] + "=" * (-len(key["n"]) % 4))
+        modulus, exponent = (
+            base64.urlsafe_b64decode(key[name] + "=" * (-len(key[name]) % 4)).lstrip(b"\0")
+            for name in ("n", "e")
+        )
     except ValueError:
         return False
-    return alg.startswith("RS") and len(modulus.lstrip(b"\0")) * 8 >= MIN_RSA_BITS
+    bits = len(modulus) * 8
+    return (
+        alg.startswith("RS")
+        and MIN_RSA_BITS <= bits <= MAX_RSA_BITS
+        and 0 < len(exponent) <= MAX_RSA_EXPONENT_BYTES
+    )
 
 
 def thumbprint(key: dict[str, Any]) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from api.errors import InvalidDpopProof, InvalidRequest
-from api.proof import normalize_url, thumbprint
+from api.proof import _key_fits, normalize_url, thumbprint
 from api.replay import ReplayCache
-from testing.dpop import DpopKey
+from testing.dpop import DpopKey, b64url
 
 # RFC 7638 §3.1's example key and its thumbprint.
 RFC7638_KEY = {
@@ -80,3 +80,16 @@ def test_future_proofs_cannot_raise_the_floor_past_now() -> None:
     assert cache.first_use("jkt", "b", 1030)  # forgets "a": floor = now, not 1030
     now[0] = 1001.0
     assert cache.first_use("jkt", "fresh", 1001)
+
+
+def test_keys_that_would_be_slow_or_weak_to_verify_do_not_fit() -> None:
+    key = DpopKey.generate("RS256").public_jwk
+    assert _key_fits(key, "RS256")
+    assert not _key_fits(key, "ES256")  # an RSA key for an EC algorithm
+    huge_exponent = {**key, "e": b64url(b"\x01" * 512)}
+    assert not _key_fits(huge_exponent, "RS256")
+    huge_modulus = {**key, "n": b64url(b"\xff" * 1100)}  # 8800 bits
+    assert not _key_fits(huge_modulus, "RS256")
+    ec = DpopKey.generate("ES256").public_jwk
+    assert _key_fits(ec, "ES256")
+    assert not _key_fits(ec, "ES384")

@@ -106,6 +106,16 @@ async def test_refreshed_tokens_stay_bound_and_the_management_api_stays_bearer(
     assert "cnf" not in jwt.get_unverified_claims(management[0]["access_token"])
 
 
+async def test_a_browsers_own_dpop_header_never_reaches_the_api(tmp_path: Path) -> None:
+    """Without AUTH0_DPOP the app sends Bearer: a forwarded DPoP header would make the API
+    answer 400 (a proof with the Bearer scheme), so the proxy drops it."""
+    with running_live_stack(tmp_path) as system:
+        async with system.client() as browser:
+            await system.login(browser, return_to="/external-api")
+            answer = await browser.get("/api/external", headers={"DPoP": "a.b.c"})
+    assert answer.status_code == 200, answer.text
+
+
 def refreshed_key(record: dict[str, Any]) -> str:
     return next(str(key) for key, t in record[TOKENS_KEY].items() if t["audience"] == AUDIENCE)
 
