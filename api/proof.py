@@ -105,7 +105,7 @@ class ProofVerifier:
         if not isinstance(typ, str) or typ.lower().removeprefix("application/") != PROOF_TYPE:
             raise InvalidDpopProof("The DPoP proof's typ is not dpop+jwt")
         alg = header.get("alg")
-        if alg not in self._algorithms:
+        if not isinstance(alg, str) or alg not in self._algorithms:
             raise InvalidDpopProof("The DPoP proof's algorithm is not allowed")
         key = header.get("jwk")
         if not isinstance(key, dict) or PRIVATE_MEMBERS & key.keys():
@@ -144,7 +144,8 @@ def _check_string(claims: dict[str, Any], name: str) -> None:
 
 
 def _key_fits(key: dict[str, Any], alg: str) -> bool:
-    members = THUMBPRINT_MEMBERS.get(key.get("kty"))  # type: ignore[arg-type]
+    kty = key.get("kty")
+    members = THUMBPRINT_MEMBERS.get(kty) if isinstance(kty, str) else None
     if members is None or not all(isinstance(key.get(name), str) for name in members):
         return False
     if key["kty"] == "EC":

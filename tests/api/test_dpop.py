@@ -14,10 +14,11 @@ import httpx
 import pytest
 
 from api.main import create_app
-from testing.dpop import DpopKey, ath, bound_token
+from testing.dpop import DpopKey, ath, b64url, bound_token
 from testing.issuer import TestIssuer
 from testing.servers import LiveServer
 from tests.api.conftest import settings_for
+from tests.api.forged import segment
 
 PRIVATE = "/api/private"
 SCOPED = "/api/private-scoped"
@@ -225,3 +226,26 @@ def test_modes(issuer: TestIssuer, key: DpopKey, mode: str) -> None:
         assert dpop.status_code == 400  # the DPoP scheme is not spoken at all
         assert bearer.status_code == 200
         assert missing.headers["www-authenticate"] == 'Bearer realm="api"'
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"alg": ["ES256"]},
+        {"typ": 1},
+        {"jwk": "a string"},
+        {"jwk": {"kty": ["EC"], "crv": "P-256", "x": "x", "y": "y"}},
+        {"jwk": {"kty": "EC", "crv": ["P-256"], "x": "x", "y": "y"}},
+        {"jwk": {"kty": "EC", "crv": "P-256", "x": "AAAA", "y": "AAAA"}},  # not on the curve
+        {"jwk": {"kty": "RSA", "n": "!!", "e": "AQAB"}},
+    ],
+    ids=["alg-list", "typ-number", "jwk-string", "kty-list", "crv-list", "ec-off-curve", "n-junk"],
+)
+def test_odd_proof_headers_are_400_never_500(
+    api: LiveServer, issuer: TestIssuer, key: DpopKey, header: dict[str, Any]
+) -> None:
+    token = bound_token(issuer, key)
+    claims = key.claims("GET", api.url + PRIVATE, token)
+    head = {"typ": "dpop+jwt", "alg": "ES256", "jwk": key.public_jwk, **header}
+    proof = f"{segment(head)}.{segment(claims)}.{b64url(b'x' * 64)}"
+    assert_error(call(api, token, proof), 400, "invalid_dpop_proof")

@@ -10,6 +10,7 @@ from jose import jwt
 
 from testing.dpop import DpopKey
 from testing.servers import LiveServer
+from tests.api.forged import segment
 from tests.devtenant.helpers import CALLBACK, SPA, WEB, login_code
 from tests.devtenant.test_token_endpoint import spa_code
 
@@ -124,3 +125,24 @@ async def test_replayed_or_doubled_proof_is_refused(
     two = [KEY.proof("POST", token_url(tenant)) for _ in range(2)]
     doubled = await post(client, tenant, code_form(await login_code(client, tenant)), two)
     assert doubled.json()["error"] == "invalid_dpop_proof"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"alg": ["ES256"]},
+        {"jwk": {}},
+        {"jwk": {"kty": ["EC"]}},
+        {"jwk": {"kty": "EC", "crv": "P-256", "x": "AAAA", "y": "AAAA"}},
+        {"jwk": {"kty": "oct", "k": "c2VjcmV0c2VjcmV0c2VjcmV0"}},
+    ],
+    ids=["alg-list", "jwk-empty", "kty-list", "ec-off-curve", "symmetric"],
+)
+async def test_odd_proof_headers_are_400_never_500(
+    tenant: LiveServer, client: httpx.AsyncClient, header: dict[str, Any]
+) -> None:
+    code = await login_code(client, tenant)
+    head = {"typ": "dpop+jwt", "alg": "ES256", "jwk": KEY.public_jwk, **header}
+    proof = f"{segment(head)}.{segment(KEY.claims('POST', token_url(tenant), None))}.{'A' * 86}"
+    response = await post(client, tenant, code_form(code), [proof])
+    assert (response.status_code, response.json()["error"]) == (400, "invalid_dpop_proof")
