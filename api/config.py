@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from ipaddress import ip_address
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -18,6 +18,13 @@ CLOCK_TOLERANCE = 5  # seconds of skew allowed on exp and nbf, like express-oaut
 CACHE_MAX_AGE = 600  # seconds discovery and JWKS are cached at most
 JWKS_COOLDOWN = 30  # seconds between refetches caused by an unknown kid
 HTTP_TIMEOUT = 5.0  # seconds for a discovery or JWKS request
+# DPoP (RFC 9449) proofs, with express-oauth2-jwt-bearer's defaults.
+DPOP_PROOF_MAX_AGE = 300  # seconds a proof's iat may lie in the past
+DPOP_PROOF_LEEWAY = 30  # seconds a proof's iat may lie in the future (client clock ahead)
+DPOP_REPLAY_CACHE_SIZE = 100_000  # proof ids remembered at once (32 bytes each)
+# The proof algorithms python-jose verifies: asymmetric only (RFC 9449 §4.3 step 5).
+DPOP_ALGORITHMS = ("ES256", "ES384", "ES512", "RS256", "RS384", "RS512")
+DpopMode = Literal["allowed", "required", "disabled"]
 # Placeholders people leave in from Auth0's docs; the API refuses to start with one.
 AUDIENCE_PLACEHOLDERS = ("your_api_identifier", "{yourapiidentifier}", "your-api-identifier")
 
@@ -58,6 +65,16 @@ class Settings(BaseSettings):
     # Seconds a client is told to wait (Retry-After), and the API waits before asking the
     # issuer again, after discovery or the JWKS could not be fetched.
     issuer_retry_after: int = Field(default=RETRY_AFTER, gt=0)
+    # DPoP-bound tokens: "allowed" (Bearer and DPoP), "required" (DPoP only), "disabled".
+    dpop_mode: DpopMode = "allowed"
+    dpop_proof_max_age: int = Field(default=DPOP_PROOF_MAX_AGE, gt=0, le=3600)
+    dpop_proof_leeway: int = Field(default=DPOP_PROOF_LEEWAY, ge=0, le=300)
+    dpop_replay_cache_size: int = Field(default=DPOP_REPLAY_CACHE_SIZE, ge=100)
+
+    @field_validator("dpop_mode", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("cors_allowed_origins", "algorithms", mode="before")
     @classmethod

@@ -3,11 +3,19 @@
 `api.main` maps `AuthError` to an RFC 6750 response in one exception handler: the
 status, a `WWW-Authenticate` challenge and a JSON body `{"error", "error_description"}`.
 Descriptions are short and fixed: they never carry token contents or library internals.
+
+With DPoP enabled the answer carries two challenges, as express-oauth2-jwt-bearer sends
+them (RFC 9449 §7.1): `Bearer realm="api"` and `DPoP algs="..."`, the error parameters on
+the scheme the client used (on Bearer when it used neither); with DPoP required, only the
+DPoP challenge.
 """
 
 from __future__ import annotations
 
+from api.config import DPOP_ALGORITHMS, DpopMode
+
 REALM = "api"
+_DPOP_ALGS = f'algs="{" ".join(DPOP_ALGORITHMS)}"'
 
 
 class AuthError(Exception):
@@ -21,13 +29,23 @@ class AuthError(Exception):
         super().__init__(description or self.description)
         self.description = description or self.description
 
-    def challenge(self) -> str | None:
-        """The WWW-Authenticate value, or None when the response carries none."""
-        parts = [f'Bearer realm="{REALM}"']
-        if self.error:
-            parts.append(f'error="{self.error}"')
-            parts.append(f'error_description="{self.description}"')
-        return ", ".join(parts)
+    def challenge(self, dpop: DpopMode = "disabled", scheme: str | None = None) -> str | None:
+        """The WWW-Authenticate value, or None when the response carries none.
+
+        `dpop` is the API's DPoP mode, `scheme` the one the request used (lowercase), if any.
+        """
+        on_dpop = dpop == "required" or (dpop == "allowed" and scheme == "dpop")
+        bearer = ", ".join([f'Bearer realm="{REALM}"', *([] if on_dpop else self.params())])
+        proof = "DPoP " + ", ".join([*(self.params() if on_dpop else []), _DPOP_ALGS])
+        if dpop == "disabled":
+            return bearer
+        return proof if dpop == "required" else f"{bearer}, {proof}"
+
+    def params(self) -> list[str]:
+        """The challenge's error parameters (none for a request without credentials)."""
+        if not self.error:
+            return []
+        return [f'error="{self.error}"', f'error_description="{self.description}"']
 
 
 class TokenMissing(AuthError):
@@ -51,6 +69,15 @@ class InvalidToken(AuthError):
     description = "The access token is invalid"
 
 
+class InvalidDpopProof(AuthError):
+    """Raised when the DPoP proof is missing a part, forged, stale, replayed or for
+    another request (RFC 9449 §7.1: 400 `invalid_dpop_proof`)."""
+
+    status_code = 400
+    error = "invalid_dpop_proof"
+    description = "The DPoP proof is invalid"
+
+
 class InsufficientScope(AuthError):
     """Raised when a valid token lacks a scope the route requires."""
 
@@ -62,8 +89,14 @@ class InsufficientScope(AuthError):
         super().__init__()
         self.required = required
 
-    def challenge(self) -> str | None:
-        return f'{super().challenge()}, scope="{" ".join(self.required)}"'
+    def params(self) -> list[str]:
+        return [*super().params(), f'scope="{" ".join(self.required)}"']
+
+    def challenge(self, dpop: DpopMode = "disabled", scheme: str | None = None) -> str | None:
+        """One challenge, in the scheme the client used: its credentials were valid."""
+        if scheme == "dpop":
+            return "DPoP " + ", ".join([*self.params(), _DPOP_ALGS])
+        return ", ".join([f'Bearer realm="{REALM}"', *self.params()])
 
 
 class IssuerUnavailable(AuthError):
@@ -77,5 +110,5 @@ class IssuerUnavailable(AuthError):
     error = "temporarily_unavailable"
     description = "The token issuer cannot be reached; retry later"
 
-    def challenge(self) -> str | None:
+    def challenge(self, dpop: DpopMode = "disabled", scheme: str | None = None) -> str | None:
         return None

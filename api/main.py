@@ -17,11 +17,15 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
-from api.config import Settings, SettingsError, get_settings
+from api.bearer import request_scheme
+from api.config import DPOP_ALGORITHMS, Settings, SettingsError, get_settings
+from api.dpop import DpopPolicy
 from api.errors import AuthError, IssuerUnavailable
 from api.header_limit import HeaderSizeLimitMiddleware
 from api.jwks import JwksCache
 from api.middleware import AccessLogMiddleware, SecurityHeadersMiddleware
+from api.proof import ProofVerifier
+from api.replay import ReplayCache
 from api.routes import router
 from api.verify import TokenVerifier
 
@@ -60,13 +64,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.dpop = _dpop_policy(settings)
     app.include_router(router)
     app.add_exception_handler(AuthError, _auth_error_response)  # type: ignore[arg-type]
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_allowed_origins,
         allow_methods=["GET", "POST"],
-        allow_headers=["Authorization", "Content-Type"],
+        allow_headers=["Authorization", "Content-Type", "DPoP"],
         max_age=600,
     )
     # Before CORS and routing read a header; inside the log and security headers, so a
@@ -77,10 +82,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+def _dpop_policy(settings: Settings) -> DpopPolicy:
+    replay = ReplayCache(
+        window=settings.dpop_proof_max_age, max_entries=settings.dpop_replay_cache_size
+    )
+    proofs = ProofVerifier(
+        algorithms=DPOP_ALGORITHMS,
+        max_age=settings.dpop_proof_max_age,
+        leeway=settings.dpop_proof_leeway,
+        replay=replay,
+    )
+    return DpopPolicy(settings.dpop_mode, proofs)
+
+
 async def _auth_error_response(request: Request, exc: AuthError) -> JSONResponse:
-    """The one place authorization failures become RFC 6750 responses."""
+    """The one place authorization failures become RFC 6750 / RFC 9449 responses."""
     headers: dict[str, str] = {}
-    challenge = exc.challenge()
+    challenge = exc.challenge(request.app.state.settings.dpop_mode, request_scheme(request))
     if challenge is not None:
         headers["WWW-Authenticate"] = challenge
     if isinstance(exc, IssuerUnavailable):

@@ -3,7 +3,8 @@
 `AccessToken` is an `HTTPBearer` so that `/docs` shows an Authorize button and the
 routes document their security, but it finds the token with `api.bearer.find_token`,
 which follows express-oauth2-jwt-bearer's rules rather than FastAPI's (which answers
-403 for a missing token).  It is one dependency, not a chain of them: dependency
+403 for a missing token), and holds DPoP-bound tokens to their proofs (`api.dpop`).
+It is one dependency, not a chain of them: dependency
 resolution is a measurable part of every request, and the API is benchmarked.
 """
 
@@ -15,6 +16,7 @@ from fastapi import Request, Security
 from fastapi.security import HTTPBearer
 
 from api.bearer import find_token
+from api.dpop import DpopPolicy
 from api.errors import InsufficientScope
 from api.verify import TokenVerifier
 
@@ -35,7 +37,11 @@ class AccessToken(HTTPBearer):
 
     async def __call__(self, request: Request) -> Claims:  # type: ignore[override]
         verifier: TokenVerifier = request.app.state.verifier
-        claims = await verifier.verify(await find_token(request))
+        dpop: DpopPolicy = request.app.state.dpop
+        credentials = await find_token(request, dpop.mode)
+        dpop.check_request(request, credentials)
+        claims = await verifier.verify(credentials.token)
+        dpop.check_binding(request, credentials, claims)
         if self.scopes:
             with_permissions: bool = request.app.state.settings.auth0_scopes_from_permissions
             if not set(self.scopes) <= token_scopes(claims, with_permissions):

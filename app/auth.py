@@ -12,13 +12,15 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 from authlib.integrations.starlette_client import OAuthError
+from authlib.oauth2.client import DEFAULT_HEADERS
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 from joserfc.errors import JoseError
 
 from app.config import Settings
 from app.csrf import CsrfProtected
-from app.deps import HttpDep, ProviderDep, SettingsDep
+from app.deps import DpopDep, HttpDep, ProviderDep, SettingsDep
+from app.dpop import DpopKey
 from app.errors import AuthFlowError, IssuerMismatch
 from app.oidc import DISCOVERY_PATH, OidcProvider, is_auth0_domain, provider_metadata
 from app.session_middleware import rotate_session
@@ -84,9 +86,9 @@ async def _check_tenant_answers(http: httpx.AsyncClient, settings: Settings) -> 
 
 @router.get("/callback")
 async def callback(
-    request: Request, settings: SettingsDep, provider: ProviderDep
+    request: Request, settings: SettingsDep, provider: ProviderDep, dpop: DpopDep
 ) -> RedirectResponse:
-    token = await _exchange_code(request, provider)
+    token = await _exchange_code(request, provider, dpop, settings.issuer)
     return_to = safe_return_to(request.session.get(RETURN_TO_KEY))
     claims = dict(token.get("userinfo") or {})
     if not claims.get("sub"):
@@ -101,19 +103,34 @@ async def callback(
     return RedirectResponse(return_to, status_code=303)
 
 
-async def _exchange_code(request: Request, provider: OidcProvider) -> dict[str, Any]:
+async def _exchange_code(
+    request: Request, provider: OidcProvider, dpop: DpopKey | None, issuer: str
+) -> dict[str, Any]:
     """The token response, with the verified ID-token claims under 'userinfo'."""
     try:
-        token: dict[str, Any] = await provider.authorize_access_token(request)
+        extra = await _dpop_headers(provider, dpop, issuer)
+        token: dict[str, Any] = await provider.authorize_access_token(request, **extra)
     except OAuthError as exc:
         if exc.error == "mismatching_state":
             raise AuthFlowError("state_mismatch") from exc
         raise AuthFlowError(exc.error if exc.error in PROVIDER_ERRORS else "login_failed") from exc
     except JoseError as exc:
         raise AuthFlowError("invalid_id_token") from exc
+    except IssuerMismatch as exc:
+        raise AuthFlowError("issuer_mismatch", 502) from exc
     except (httpx.HTTPError, ValueError) as exc:
         raise AuthFlowError("tenant_unavailable", 502) from exc
     return token
+
+
+async def _dpop_headers(
+    provider: OidcProvider, dpop: DpopKey | None, issuer: str
+) -> dict[str, Any]:
+    """With AUTH0_DPOP, a proof for the token endpoint: the tokens come back DPoP-bound."""
+    if dpop is None:
+        return {}
+    endpoint = str((await provider_metadata(provider, issuer))["token_endpoint"])
+    return {"headers": {**DEFAULT_HEADERS, "DPoP": dpop.proof("POST", endpoint)}}
 
 
 @router.post("/logout")

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     # Extra allow-list entries as JSON (see app/interceptor.py); the defaults cover the API
     # and the Management API.
     allowed_list: Annotated[list[str | dict[str, object]], NoDecode] = Field(default_factory=list)
+    # DPoP (RFC 9449, app/dpop.py): bind the API's access tokens to a key only this server
+    # holds; AUTH0_DPOP_KEY (a private EC P-256 JWK) keeps that key across restarts.
+    auth0_dpop: bool = False
+    auth0_dpop_key: str = Field(default="", repr=False)
 
     @field_validator("allowed_list", mode="before")
     @classmethod

@@ -1,10 +1,10 @@
 """Every dependency of the routes, as `Annotated` aliases: the one place that reads `app.state`.
 
 `create_app` and the lifespan put the process-wide objects on `app.state` (settings, the
-shared httpx client, the Authlib registry, the refresh coordinator); routes never reach for
-them, they name what they need (`http: HttpDep`, `tokens: TokenSourceDep`, ...), so the
-request path reads from each route's signature and tests swap any of them with
-`app.dependency_overrides`.
+shared httpx client, the Authlib registry, the refresh coordinator, the DPoP key); routes
+never reach for them, they name what they need (`http: HttpDep`, `tokens: TokenSourceDep`,
+...), so the request path reads from each route's signature and tests swap any of them
+with `app.dependency_overrides`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from authlib.integrations.starlette_client import OAuth
 from fastapi import Depends, Request
 
 from app.config import Settings
+from app.dpop import DpopKey
 from app.errors import LoginRequired
 from app.oidc import PROVIDER, OidcProvider, provider_metadata
 from app.session_tokens import RefreshCoordinator, SessionTokens
@@ -38,13 +39,19 @@ async def get_provider(request: Request) -> OidcProvider:
     return cast(OAuth, request.app.state.oauth).create_client(PROVIDER)
 
 
+async def get_dpop(request: Request) -> DpopKey | None:
+    """The process's DPoP key when AUTH0_DPOP is on (made in create_app, see app/dpop.py)."""
+    return cast(DpopKey | None, request.app.state.dpop)
+
+
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 HttpDep = Annotated[httpx.AsyncClient, Depends(get_http)]
 ProviderDep = Annotated[OidcProvider, Depends(get_provider)]
+DpopDep = Annotated[DpopKey | None, Depends(get_dpop)]
 
 
 async def get_token_source(
-    request: Request, settings: SettingsDep, http: HttpDep, provider: ProviderDep
+    request: Request, settings: SettingsDep, http: HttpDep, provider: ProviderDep, dpop: DpopDep
 ) -> TokenSource:
     """The token manager of this request's session: what the allow-list interceptor asks."""
     refreshes = cast(RefreshCoordinator, request.app.state.refreshes)
@@ -54,6 +61,7 @@ async def get_token_source(
         http,
         lambda: provider_metadata(provider, settings.issuer),
         refreshes,
+        dpop,
     )
 
 

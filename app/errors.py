@@ -4,7 +4,8 @@ The hierarchy::
 
     Exception
     ├── SettingsError ............... start-up stops with the message, one sentence
-    │   └── InvalidAllowList
+    │   ├── InvalidAllowList
+    │   └── InvalidDpopKey
     ├── SessionStoreUnavailable ..... 503 + Retry-After, HTML or JSON
     ├── CsrfError ................... 403, HTML or JSON
     ├── LoginRequired ............... pages: 303 to /login; under /api/: 401 JSON
@@ -29,6 +30,10 @@ class SettingsError(ValueError):
 
 class InvalidAllowList(SettingsError):
     """Raised at start-up when an allow-list entry is malformed or could leak a token."""
+
+
+class InvalidDpopKey(SettingsError):
+    """Raised at start-up when AUTH0_DPOP_KEY is not a private EC P-256 JWK."""
 
 
 class SessionStoreUnavailable(Exception):

@@ -13,6 +13,7 @@ from urllib.request import Request
 import httpx
 
 from app.config import Settings
+from app.dpop import DpopKey
 from app.interceptor import AllowListAuth, default_allowed_list
 
 CONNECT_TIMEOUT = 3.0  # seconds to open a connection; a backend that slow is down
@@ -58,6 +59,7 @@ class NoCookies(CookiePolicy):
 def create_http_client(
     settings: Settings,
     *,
+    dpop: DpopKey | None = None,
     timeout: httpx.Timeout = DEFAULT_TIMEOUT,
     limits: httpx.Limits = DEFAULT_LIMITS,
 ) -> httpx.AsyncClient:
@@ -66,8 +68,9 @@ def create_http_client(
     Redirects are not followed: the proxy hands them to the browser as they are, and the
     interceptor never has to decide whether a redirect target deserves the token.  Cookies
     are never stored: one user's API cookie must not ride along on another user's call.
+    With `dpop`, DPoP-bound tokens go out with a fresh proof signed by it.
     """
-    auth = AllowListAuth(default_allowed_list(settings))
+    auth = AllowListAuth(default_allowed_list(settings), dpop=dpop)
     return httpx.AsyncClient(
         auth=auth,
         timeout=timeout,

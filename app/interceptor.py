@@ -14,7 +14,8 @@ request that matches nothing goes out untouched.  A matching request gets
 `Authorization: Bearer <token>` from the user's `TokenSource`; when no token can be had the
 request is not sent (`TokenUnavailable` reaches the caller), unless the entry allows anonymous
 calls and the error is one the user could fix by logging in (`ANONYMOUS_OK_ERRORS`): then it
-goes out as it is, without a token.
+goes out as it is, without a token.  A token bound to the app's DPoP key (app/dpop.py) goes
+as `Authorization: DPoP <token>` with a fresh `DPoP` proof for this method and URL instead.
 
 Safer than the original: every `uri` must be an absolute http(s) URL, and a wildcard must name
 an origin *and* a path (`https://host/path*`), so `https://host*` can never match
@@ -32,6 +33,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from app.config import MANAGEMENT_API_SCOPE
+from app.dpop import DpopKey
 from app.errors import InvalidAllowList, TokenUnavailable
 from app.token_source import ANONYMOUS_OK_ERRORS, TOKEN_SOURCE, TokenSource
 
@@ -226,8 +228,9 @@ class AllowListAuth(httpx.Auth):
     a matching request without one is treated as `TokenUnavailable("login_required")`.
     """
 
-    def __init__(self, entries: Iterable[AllowedEntry]) -> None:
+    def __init__(self, entries: Iterable[AllowedEntry], dpop: DpopKey | None = None) -> None:
         self.entries = tuple(entries)
+        self.dpop = dpop
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
         # The token sources are async; sending unauthenticated instead would fail silently.
@@ -240,7 +243,10 @@ class AllowListAuth(httpx.Auth):
         entry = match(self.entries, request.method, request.url)
         if entry is not None:
             token = await self._token_for(entry, request.extensions.get(TOKEN_SOURCE))
-            if token:
+            if token and self.dpop is not None and self.dpop.binds(token):
+                request.headers["Authorization"] = f"DPoP {token}"
+                request.headers["DPoP"] = self.dpop.proof(request.method, str(request.url), token)
+            elif token:
                 request.headers["Authorization"] = f"Bearer {token}"
         yield request
 

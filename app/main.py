@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from app import auth, pages
 from app.access_log import AccessLogMiddleware
 from app.config import Settings, get_settings
+from app.dpop import DpopKey
 from app.errors import SettingsError
 from app.exception_handlers import ServerErrorPage, register_exception_handlers
 from app.header_limit import HeaderSizeLimitMiddleware
@@ -38,10 +39,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The session middleware is built before the lifespan runs, so the store is made here;
     # the lifespan closes it.
     store = create_session_store(settings)
+    dpop = DpopKey.for_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with create_http_client(settings) as http:
+        async with create_http_client(settings, dpop=dpop) as http:
             app.state.http = http
             app.state.oauth = create_oauth(settings, http)
             try:
@@ -58,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.refreshes = RefreshCoordinator()
+    app.state.dpop = dpop
 
     app.include_router(auth.router)
     app.include_router(pages.router)

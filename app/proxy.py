@@ -48,7 +48,8 @@ HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
-REQUEST_DROP = HOP_BY_HOP | {"host", "cookie", "authorization", "expect", "forwarded"}
+# `dpop`: proofs are the app's to sign (app/dpop.py); a browser's own would only break calls.
+REQUEST_DROP = HOP_BY_HOP | {"host", "cookie", "authorization", "dpop", "expect", "forwarded"}
 RESPONSE_DROP = HOP_BY_HOP | {"set-cookie"}
 # Decode this many times when looking for `..`: a backend or a framework may decode again.
 MAX_DECODE_ROUNDS = 3

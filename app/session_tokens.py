@@ -19,6 +19,7 @@ from urllib.parse import quote
 import httpx
 
 from app.config import Settings
+from app.dpop import DpopKey
 from app.errors import RefreshRejected, TokenUnavailable
 
 TOKEN_MIN_TTL = 60  # seconds a cached access token must still be valid to be used
@@ -26,7 +27,7 @@ REFRESH_REUSE_GRACE = 10.0  # seconds a finished refresh answers requests holdin
 TOKENS_KEY = "tokens"  # session key: {token_key: token set}
 REFRESH_KEY = "refresh_token"
 
-TokenSet = dict[str, Any]  # access_token, expires_at, scope, audience
+TokenSet = dict[str, Any]  # access_token, token_type, expires_at, scope, audience
 Session = MutableMapping[str, Any]
 
 
@@ -39,6 +40,7 @@ def store_token_set(session: Session, token: Mapping[str, Any], audience: str) -
     expires_at = token.get("expires_at") or time.time() + float(token.get("expires_in", 0))
     token_set: TokenSet = {
         "access_token": token["access_token"],
+        "token_type": str(token.get("token_type") or "Bearer"),
         "expires_at": float(expires_at),
         "scope": str(token.get("scope", "")),
         "audience": audience,
@@ -108,8 +110,10 @@ class SessionTokens:
         http: httpx.AsyncClient,
         metadata: Callable[[], Awaitable[dict[str, Any]]],
         refreshes: RefreshCoordinator,
+        dpop: DpopKey | None = None,
     ) -> None:
         self._session = session
+        self._dpop = dpop
         self._settings = settings
         self._http = http
         self._metadata = metadata
@@ -119,9 +123,20 @@ class SessionTokens:
         """A stored token set for `audience` granting every scope of `scope`, if any."""
         wanted = _scopes(scope)
         for token_set in (self._session.get(TOKENS_KEY) or {}).values():
-            if token_set.get("audience") == audience and wanted <= _scopes(token_set["scope"]):
+            if (
+                token_set.get("audience") == audience
+                and wanted <= _scopes(token_set["scope"])
+                and self._usable(token_set)
+            ):
                 return dict(token_set)
         return None
+
+    def _usable(self, token_set: TokenSet) -> bool:
+        """False for a DPoP token bound to another key (the app restarted without
+        AUTH0_DPOP_KEY): the API would refuse it, so it is refreshed under today's key."""
+        if token_set.get("token_type", "Bearer").lower() != "dpop":
+            return True
+        return self._dpop is not None and self._dpop.binds(str(token_set["access_token"]))
 
     async def get_access_token(self, audience: str | None = None, scope: str | None = None) -> str:
         audience = audience or self._settings.auth0_audience
@@ -159,6 +174,9 @@ class SessionTokens:
             form["scope"] = scope
         headers = {"Accept": "application/json"}
         settings = self._settings
+        if self._dpop is not None and audience == settings.auth0_audience:
+            # Only the app's own API gets DPoP-bound tokens; the Management API stays Bearer.
+            headers["DPoP"] = self._dpop.proof("POST", str(metadata["token_endpoint"]))
         methods = metadata.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
         if "client_secret_basic" in methods:
             headers["Authorization"] = _basic_auth(

@@ -4,7 +4,9 @@ Starts a test issuer, our API (one uvicorn process) and the Express sample API (
 process) on free loopback ports, warms both up, then loads `/api/private` on each with
 the same valid token using wrk, alternating (ours, express, ours, express, ...) so drift
 in the machine's speed hits both alike.  Prints one table: req/s, p50/p99 latency, the
-ratio ours/express, and how often each server fetched discovery and the JWKS.
+ratio ours/express, and how often each server fetched discovery and the JWKS.  Then the
+same with a DPoP-bound token and a fresh ES256 proof per request (`bench.dpop`), both
+servers with DPoP allowed (their default): `--scheme bearer|dpop|both`.
 
 Fetches are attributed to a server by reading the issuer's counters before and after each
 phase in which only that server is under load (neither fetches in the background).
@@ -19,10 +21,13 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
-from bench.wrk import DEFAULT_CONNECTIONS, DEFAULT_DURATION, WrkResult, run_wrk
+from bench.dpop import LUA_SCRIPT, proof_pool
+from bench.wrk import DEFAULT_CONNECTIONS, DEFAULT_DURATION, DEFAULT_THREADS, WrkResult, run_wrk
+from testing.dpop import DpopKey
 from testing.issuer import DEFAULT_AUDIENCE
 from testing.processes import (
     ManagedProcess,
@@ -38,6 +43,40 @@ PATH = "/api/private"
 WARMUP_SECONDS = 2
 DEFAULT_ROUNDS = 2  # ours, express, ours, express
 TARGET_RATIO = 1.0
+SCHEMES = ("bearer", "dpop")
+
+
+@dataclass(frozen=True)
+class Load:
+    """What every request of a run carries: a token in one scheme (a key signs DPoP proofs)."""
+
+    scheme: str
+    token: str
+    key: DpopKey | None = None
+
+    def headers(self, url: str) -> dict[str, str]:
+        """Headers for one request to `url` (a single check, not the load)."""
+        if self.key is None:
+            return {"Authorization": f"Bearer {self.token}"}
+        return {
+            "Authorization": f"DPoP {self.token}",
+            "DPoP": self.key.proof("GET", url, self.token),
+        }
+
+    def run(self, url: str, duration: float, connections: int) -> WrkResult:
+        if self.key is None:
+            return run_wrk(url, self.token, duration, connections)
+        threads = min(DEFAULT_THREADS, connections)
+        with proof_pool(self.key, url, self.token, duration, threads) as script_args:
+            return run_wrk(
+                url,
+                None,
+                duration,
+                connections,
+                headers=[f"Authorization: DPoP {self.token}"],
+                script=LUA_SCRIPT,
+                script_args=script_args,
+            )
 
 
 @dataclass
@@ -71,6 +110,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=int, default=DEFAULT_DURATION, help="seconds per run")
     parser.add_argument("--connections", type=int, default=DEFAULT_CONNECTIONS)
     parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help="runs per server")
+    parser.add_argument("--scheme", choices=[*SCHEMES, "both"], default="both")
     return parser.parse_args(argv)
 
 
@@ -82,10 +122,10 @@ def fetches_charged_to(contender: Contender, issuer: ManagedProcess) -> Iterator
     contender.fetches.update(Counter(issuer_fetches(issuer)) - before)
 
 
-def check_token_accepted(contender: Contender, token: str) -> None:
+def check_token_accepted(contender: Contender, load: Load) -> None:
     """Fail early if the token is refused: a benchmark of 401s would measure nothing."""
-    headers = {"Authorization": f"Bearer {token}"}
-    response = httpx.get(contender.process.url + PATH, headers=headers, timeout=10)
+    url = contender.process.url + PATH
+    response = httpx.get(url, headers=load.headers(url), timeout=10)
     if response.status_code != 200:
         sys.exit(f"bench: {contender.name} refused the token ({response.status_code})")
 
@@ -107,33 +147,53 @@ def table(ours: Contender, express: Contender) -> str:
     return "\n".join(rows)
 
 
+def measure(
+    load: Load, processes: list[tuple[str, ManagedProcess]], issuer: ManagedProcess, args: Any
+) -> tuple[Contender, Contender]:
+    """Warm up, then load each server in turn for `args.rounds` rounds."""
+    contenders = [Contender(name, process) for name, process in processes]
+    for contender in contenders:
+        with fetches_charged_to(contender, issuer):
+            check_token_accepted(contender, load)
+            load.run(contender.process.url + PATH, WARMUP_SECONDS, args.connections)
+    for _ in range(args.rounds):
+        for contender in contenders:
+            with fetches_charged_to(contender, issuer):
+                result = load.run(contender.process.url + PATH, args.duration, args.connections)
+            contender.runs.append(result)
+    ours, express = contenders
+    return ours, express
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    with issuer_process(free_port(), DEFAULT_AUDIENCE) as issuer:
+    key = DpopKey.generate()
+    schemes = SCHEMES if args.scheme == "both" else (args.scheme,)
+    with issuer_process(free_port(), DEFAULT_AUDIENCE, cnf_jkt=key.thumbprint) as issuer:
         issuer_url = issuer.url + "/"
-        token = issuer_token(issuer)
+        loads = {
+            "bearer": Load("bearer", issuer_token(issuer)),
+            "dpop": Load("dpop", issuer_token(issuer, index=1), key),
+        }
         with (
             our_api(issuer_url, DEFAULT_AUDIENCE, free_port()) as ours_process,
             express_reference(issuer_url, DEFAULT_AUDIENCE, free_port()) as express_process,
         ):
-            contenders = [Contender("ours", ours_process), Contender("express", express_process)]
-            for contender in contenders:
-                with fetches_charged_to(contender, issuer):
-                    check_token_accepted(contender, token)
-                    run_wrk(contender.process.url + PATH, token, WARMUP_SECONDS, args.connections)
-            for _ in range(args.rounds):
-                for contender in contenders:
-                    with fetches_charged_to(contender, issuer):
-                        result = run_wrk(
-                            contender.process.url + PATH, token, args.duration, args.connections
-                        )
-                    contender.runs.append(result)
-    ours, express = contenders
-    print(
-        f"GET {PATH}, one valid RS256 token, wrk {args.connections} connections,"
-        f" {args.rounds} x {args.duration}s each, alternating"
-    )
-    print(table(ours, express))
+            processes = [("ours", ours_process), ("express", express_process)]
+            results = {
+                scheme: measure(loads[scheme], processes, issuer, args) for scheme in schemes
+            }
+    for scheme, (ours, express) in results.items():
+        token = (
+            "one valid RS256 token"
+            if scheme == "bearer"
+            else "DPoP: a bound token, a fresh ES256 proof per request"
+        )
+        print(
+            f"GET {PATH}, {token}, wrk {args.connections} connections,"
+            f" {args.rounds} x {args.duration}s each, alternating"
+        )
+        print(table(ours, express))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,12 @@ SHORTFALL_NOTES = {
         "Runs on this 2-core machine swing between 0.87x and 1.09x.  Closing it for good: "
         "one worker per core (`uvicorn --workers`), or fewer middleware layers."
     ),
+    "api_dpop": (
+        "DPoP below Express: no cache can help here, each request brings a new proof, so "
+        "our API verifies an ES256 signature (python-jose over cryptography) and records "
+        "its jti on every request, where Express's jose calls node's native crypto and keeps "
+        "no replay record.  Closing it: one worker per core, or a faster ECDSA verify."
+    ),
     "jwks": (
         "JWKS fetched more than once: the key cache was missed or expired during the run; "
         "check api/jwks.py's max-age and cooldown."

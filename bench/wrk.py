@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 DEFAULT_DURATION = 10  # seconds per run
 DEFAULT_CONNECTIONS = 64
@@ -59,9 +60,11 @@ def run_wrk(
     connections: int = DEFAULT_CONNECTIONS,
     threads: int = DEFAULT_THREADS,
     headers: Sequence[str] = (),
+    script: Path | None = None,
+    script_args: Sequence[str] = (),
 ) -> WrkResult:
     """Load `url` for `duration` seconds, sending `Authorization: Bearer <token>` if given
-    and each of `headers` ("Name: value")."""
+    and each of `headers` ("Name: value"); `script` is a Lua script given `script_args`."""
     command = [
         wrk_path(),
         f"-t{min(threads, connections)}",
@@ -73,7 +76,9 @@ def run_wrk(
         command += ["-H", f"Authorization: Bearer {token}"]
     for header in headers:
         command += ["-H", header]
-    command.append(url)
+    if script is not None:
+        command += ["--script", str(script)]
+    command += [url, *script_args]
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         raise WrkFailed(f"wrk exited with {completed.returncode}: {completed.stderr.strip()}")

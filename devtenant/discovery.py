@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from devtenant.dpop import ALGORITHMS as DPOP_ALGORITHMS
 from devtenant.errors import ErrorPage
 from devtenant.keys import ALGORITHM
 from devtenant.scopes import OIDC_SCOPES
@@ -43,6 +44,7 @@ def configuration(issuer: str, api_scopes: list[str]) -> dict[str, Any]:
             "none",
         ],
         "code_challenge_methods_supported": ["S256"],
+        "dpop_signing_alg_values_supported": DPOP_ALGORITHMS,
         "claims_supported": CLAIMS,
         "request_uri_parameter_supported": False,
     }

@@ -79,6 +79,13 @@ class AccessDenied(OAuthError):
     status_code = 403
 
 
+class InvalidDpopProof(OAuthError):
+    """Raised when a token request's DPoP proof is malformed, forged, stale, replayed or
+    for another request (RFC 9449 §5)."""
+
+    error = "invalid_dpop_proof"
+
+
 class InvalidToken(OAuthError):
     """Raised when a bearer token is missing, malformed, expired or for another audience."""
 

@@ -22,6 +22,7 @@ class AccessGrant:
     scopes: list[str]
     permissions: list[str] | None = None
     gty: str | None = None
+    jkt: str | None = None  # the DPoP key the token is bound to (RFC 9449 §6.1)
 
 
 def profile_claims(tenant: Tenant, user: User, scopes: list[str]) -> dict[str, Any]:
@@ -59,6 +60,8 @@ def access_token(tenant: Tenant, grant: AccessGrant) -> tuple[str, int]:
         claims["gty"] = grant.gty
     if grant.permissions is not None:
         claims["permissions"] = grant.permissions
+    if grant.jkt:
+        claims["cnf"] = {"jkt": grant.jkt}
     return tenant.keys.sign(claims), lifetime
 
 

@@ -36,6 +36,7 @@ class RefreshFamily:
     expires_at: float = 0.0  # wall-clock seconds; every token of the family dies then
     current: str = ""  # digest of the one token that may be used next
     revoked: bool = False
+    jkt: str | None = None  # a public client's DPoP key: every refresh must prove it
     issued: set[str] = field(default_factory=set)  # digests of every token ever issued
 
     def expired(self, now: float) -> bool:

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 
 from devtenant.config import Registry, Settings
+from devtenant.dpop import ProofChecker
 from devtenant.grants import Grants
 from devtenant.keys import KeyRing
 from devtenant.users import Directory
@@ -26,6 +27,7 @@ class Tenant:
     keys: KeyRing
     users: Directory
     grants: Grants
+    dpop: ProofChecker
 
     @classmethod
     def open(cls, settings: Settings, registry: Registry) -> Tenant:
@@ -36,6 +38,7 @@ class Tenant:
             keys=KeyRing(data_dir),
             users=Directory(settings, registry, data_dir),
             grants=Grants(data_dir, settings.devtenant_refresh_token_lifetime),
+            dpop=ProofChecker(f"{settings.issuer}oauth/token"),
         )
 
 

@@ -1,5 +1,11 @@
 """/oauth/token: authorization_code (with PKCE), refresh_token (rotation, reuse detection,
-other audiences like Auth0's multi-resource refresh tokens) and client_credentials."""
+other audiences like Auth0's multi-resource refresh tokens) and client_credentials.
+
+With a valid DPoP proof (devtenant.dpop) every grant issues DPoP-bound access tokens, and
+a public client's refresh tokens are bound to the same key (RFC 9449 §5.8): whoever steals
+one cannot refresh without the private key.  Confidential clients authenticate anyway, so
+their refresh tokens stay unbound and may move to a new key.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ from devtenant.errors import (
     NO_STORE,
     AccessDenied,
     BadParameters,
+    InvalidDpopProof,
     InvalidGrant,
     InvalidRequest,
     InvalidScope,
@@ -64,14 +71,15 @@ def tokens_for(
     scopes: list[str],
     nonce: str | None,
     refresh_token: str | None,
+    jkt: str | None,
 ) -> Body:
     api = lookup(tenant.registry, audience)
     permissions = resolve(api, user, []).permissions
-    grant = AccessGrant(user.user_id, client.client_id, audience, scopes, permissions)
+    grant = AccessGrant(user.user_id, client.client_id, audience, scopes, permissions, jkt=jkt)
     token, lifetime = access_token(tenant, grant)
     body: Body = {
         "access_token": token,
-        "token_type": "Bearer",
+        "token_type": token_type(jkt),
         "expires_in": lifetime,
         "scope": " ".join(scopes),
     }
@@ -90,6 +98,10 @@ def tokens_for(
     return body
 
 
+def token_type(jkt: str | None) -> str:
+    return "DPoP" if jkt else "Bearer"
+
+
 def _user(tenant: Tenant, user_id: str) -> User:
     user = tenant.registry.user(user_id)
     if user is None:
@@ -97,7 +109,9 @@ def _user(tenant: Tenant, user_id: str) -> User:
     return user
 
 
-def authorization_code(tenant: Tenant, client: Client, form: dict[str, str]) -> Body:
+def authorization_code(
+    tenant: Tenant, client: Client, form: dict[str, str], jkt: str | None
+) -> Body:
     code = tenant.grants.code(_required(form, "code"))
     if code is None or code.request.client_id != client.client_id:
         raise InvalidGrant("Invalid authorization code.")
@@ -111,6 +125,8 @@ def authorization_code(tenant: Tenant, client: Client, form: dict[str, str]) -> 
     verify_pkce(code.request.code_challenge, form.get("code_verifier"))
     user = _user(tenant, code.user_id)
     family, refresh = tenant.grants.start_family(code)
+    if client.is_public:
+        family.jkt = jkt
     offline = "offline_access" in code.request.scopes
     if not offline:
         tenant.grants.revoke(family.family_id)  # kept only so a replay has something to revoke
@@ -123,6 +139,7 @@ def authorization_code(tenant: Tenant, client: Client, form: dict[str, str]) -> 
         scopes=code.request.scopes,
         nonce=code.request.nonce,
         refresh_token=refresh if offline else None,
+        jkt=jkt,
     )
 
 
@@ -149,7 +166,7 @@ def _refresh_scopes(
     return audience, scopes
 
 
-def refresh_token(tenant: Tenant, client: Client, form: dict[str, str]) -> Body:
+def refresh_token(tenant: Tenant, client: Client, form: dict[str, str], jkt: str | None) -> Body:
     family, is_current = tenant.grants.family_of(_required(form, "refresh_token"))
     if family is None or family.client_id != client.client_id or family.revoked:
         raise InvalidGrant("Unknown or invalid refresh token.")
@@ -157,6 +174,10 @@ def refresh_token(tenant: Tenant, client: Client, form: dict[str, str]) -> Body:
         # A rotated token came back: someone holds a stolen copy, so end the whole family.
         tenant.grants.revoke(family.family_id)
         raise InvalidGrant("Unknown or invalid refresh token.")
+    if family.jkt and jkt is None:
+        raise InvalidDpopProof("This refresh token is DPoP-bound: send a DPoP proof.")
+    if family.jkt and jkt != family.jkt:
+        raise InvalidGrant("The refresh token is bound to another DPoP key.")
     user = _user(tenant, family.user_id)
     audience, scopes = _refresh_scopes(tenant, family, user, form)
     return tokens_for(
@@ -168,10 +189,13 @@ def refresh_token(tenant: Tenant, client: Client, form: dict[str, str]) -> Body:
         scopes=scopes,
         nonce=None,
         refresh_token=tenant.grants.rotate(family),
+        jkt=jkt,
     )
 
 
-def client_credentials(tenant: Tenant, client: Client, form: dict[str, str]) -> Body:
+def client_credentials(
+    tenant: Tenant, client: Client, form: dict[str, str], jkt: str | None
+) -> Body:
     if client.is_public:
         raise UnauthorizedClient("Public clients cannot use client_credentials.")
     audience = _required(form, "audience")
@@ -191,17 +215,18 @@ def client_credentials(tenant: Tenant, client: Client, form: dict[str, str]) -> 
         scopes,
         permissions,
         gty=CLIENT_CREDENTIALS_GTY,
+        jkt=jkt,
     )
     token, lifetime = access_token(tenant, grant)
     return {
         "access_token": token,
-        "token_type": "Bearer",
+        "token_type": token_type(jkt),
         "expires_in": lifetime,
         "scope": " ".join(scopes),
     }
 
 
-GRANTS: dict[str, Callable[[Tenant, Client, dict[str, str]], Body]] = {
+GRANTS: dict[str, Callable[[Tenant, Client, dict[str, str], str | None], Body]] = {
     "authorization_code": authorization_code,
     "refresh_token": refresh_token,
     "client_credentials": client_credentials,
@@ -218,8 +243,9 @@ async def token(request: Request, tenant: TenantDep) -> JSONResponse:
     if grant is None:
         raise UnsupportedGrantType("Unsupported grant_type.")
     client = client_auth.authenticate(tenant.registry, request, form)
+    jkt = tenant.dpop.thumbprint(request)  # after client authentication: no free replay slots
     try:
-        body = grant(tenant, client, form)
+        body = grant(tenant, client, form, jkt)
     finally:
         # Saved before answering, revocations included (they end in an error), so a token
         # a client received, and a family revoked for reuse, both survive a restart.

@@ -194,10 +194,12 @@ def _b64(data: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    """Serve an issuer in its own process; print one valid token on stdout, then serve."""
+    """Serve an issuer in its own process; print one valid token on stdout (and one bound
+    to a DPoP key with --cnf-jkt), then serve."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--audience", default=DEFAULT_AUDIENCE)
+    parser.add_argument("--cnf-jkt", help="also print a token bound to this DPoP key")
     args = parser.parse_args()
     issuer = TestIssuer(audience=args.audience)
     issuer.serve_at(f"http://127.0.0.1:{args.port}/")
@@ -207,6 +209,9 @@ def main() -> None:
         return dict(issuer.fetches)
 
     print(issuer.token(exp=int(time.time()) + 24 * 3600), flush=True)
+    if args.cnf_jkt:
+        bound = issuer.token(exp=int(time.time()) + 24 * 3600, cnf={"jkt": args.cnf_jkt})
+        print(bound, flush=True)
     uvicorn.run(issuer.app, host="127.0.0.1", port=args.port, log_level="warning")
 
 

@@ -88,11 +88,14 @@ def app_settings(tenant_url: str, api_url: str, app_url: str, **overrides: Any) 
 
 @contextmanager
 def running_live_stack(
-    data_dir: Path, tenant: dict[str, Any] | None = None, app: dict[str, Any] | None = None
+    data_dir: Path,
+    tenant: dict[str, Any] | None = None,
+    app: dict[str, Any] | None = None,
+    api: dict[str, Any] | None = None,
 ) -> Iterator[LiveStack]:
     """All three started on free ports; stopped afterwards, whatever happens.
 
-    `tenant` and `app` are extra settings for the tenant's and the app's Settings.
+    `tenant`, `app` and `api` are extra settings for the tenant's, app's and API's Settings.
     """
     app_port, tenant_port = free_port(), free_port()
     app_url = f"http://127.0.0.1:{app_port}"
@@ -106,7 +109,10 @@ def running_live_stack(
     )
     gate = Gate(create_tenant(tenant_settings))
     api_settings = ApiSettings(
-        _env_file=None, auth0_issuer_base_url=f"{tenant_url}/", auth0_audience=AUDIENCE
+        _env_file=None,
+        auth0_issuer_base_url=f"{tenant_url}/",
+        auth0_audience=AUDIENCE,
+        **(api or {}),
     )
     with ExitStack() as servers:
         tenant_server = servers.enter_context(LiveServer(gate, port=tenant_port))

@@ -139,9 +139,10 @@ def _signal_group(process: subprocess.Popen[bytes], signum: signal.Signals) -> N
 
 
 def express_reference(
-    issuer_url: str, audience: str, port: int, node: str = "node"
+    issuer_url: str, audience: str, port: int, node: str = "node", dpop: str = "allowed"
 ) -> ManagedProcess:
-    """Auth0's Express sample API (bench/reference/server.js), not started yet."""
+    """Auth0's Express sample API (bench/reference/server.js), not started yet; `dpop` is
+    its DPoP mode, named like our API's DPOP_MODE."""
     return ManagedProcess(
         "express-reference",
         [node, str(REFERENCE_DIR / "server.js")],
@@ -151,6 +152,7 @@ def express_reference(
             "AUDIENCE": audience,
             "PORT": str(port),
             "HOST": LOOPBACK,
+            "DPOP": dpop,
             # The library refuses http:// issuers in production; the tests use loopback http.
             "NODE_ENV": "development",
         },
@@ -159,23 +161,35 @@ def express_reference(
     )
 
 
-def issuer_process(port: int, audience: str) -> ManagedProcess:
-    """`python -m testing.issuer`: discovery + JWKS, counting fetches at /_counts."""
+def issuer_process(port: int, audience: str, cnf_jkt: str | None = None) -> ManagedProcess:
+    """`python -m testing.issuer`: discovery + JWKS, counting fetches at /_counts; with
+    `cnf_jkt`, it also prints a token bound to that DPoP key."""
+    extra = ["--cnf-jkt", cnf_jkt] if cnf_jkt else []
     return ManagedProcess(
         "test-issuer",
-        [sys.executable, "-m", "testing.issuer", "--port", str(port), "--audience", audience],
+        [
+            sys.executable,
+            "-m",
+            "testing.issuer",
+            "--port",
+            str(port),
+            "--audience",
+            audience,
+            *extra,
+        ],
         port,
         # /_counts, not discovery: probing must not count as a fetch.
         ready_path="/_counts",
     )
 
 
-def issuer_token(issuer: ManagedProcess) -> str:
-    """The valid token the issuer printed on start-up (see testing.issuer.main)."""
-    match = _JWT.search(issuer.output(tail=None))
-    if match is None:
+def issuer_token(issuer: ManagedProcess, index: int = 0) -> str:
+    """A valid token the issuer printed on start-up (see testing.issuer.main): the first,
+    or with index 1 the DPoP-bound one."""
+    tokens = _JWT.findall(issuer.output(tail=None))
+    if len(tokens) <= index:
         raise ProcessDidNotStart(f"{issuer.name} printed no token:\n{issuer.output()}")
-    return match[0]
+    return str(tokens[index])
 
 
 def issuer_fetches(issuer: ManagedProcess) -> dict[str, int]:

@@ -18,7 +18,9 @@ from tests.conftest import require
 class ExpressReference(StartStop):
     """`node bench/reference/server.js` on a free loopback port; a context manager."""
 
-    def __init__(self, issuer_url: str, audience: str, port: int | None = None) -> None:
+    def __init__(
+        self, issuer_url: str, audience: str, port: int | None = None, dpop: str = "allowed"
+    ) -> None:
         node = require("node", "Auth0's Express reference runs on node")
         if not (REFERENCE_DIR / "node_modules").is_dir():
             message = "bench/reference/node_modules is missing: npm ci --prefix bench/reference"
@@ -26,7 +28,7 @@ class ExpressReference(StartStop):
                 pytest.fail(message)
             pytest.skip(message)
         self._process: ManagedProcess = express_reference(
-            issuer_url, audience, port or free_port(), node=node
+            issuer_url, audience, port or free_port(), node=node, dpop=dpop
         )
 
     @property

@@ -10,6 +10,7 @@
 //                    http issuers when NODE_ENV=production)
 //   AUDIENCE         the API identifier
 //   PORT             port to listen on (default 3010), HOST (default 127.0.0.1)
+//   DPOP             allowed (the library's default and our API's), required or disabled
 'use strict';
 
 const express = require('express');
@@ -27,13 +28,22 @@ function requiredEnv(name) {
   return value;
 }
 
+// express-oauth2-jwt-bearer's `dpop` option for each of our API's DPOP_MODE values.
+const DPOP_MODES = {
+  allowed: { enabled: true, required: false },
+  required: { enabled: true, required: true },
+  disabled: { enabled: false },
+};
+const dpopMode = process.env.DPOP || 'allowed';
+if (!(dpopMode in DPOP_MODES)) {
+  console.error(`DPOP must be one of ${Object.keys(DPOP_MODES).join(', ')}`);
+  process.exit(2);
+}
+
 const checkJwt = auth({
   issuerBaseURL: requiredEnv('ISSUER_BASE_URL'),
   audience: requiredEnv('AUDIENCE'),
-  // express-oauth2-jwt-bearer 1.10 enables DPoP by default (Bearer *and* DPoP accepted,
-  // two challenges in WWW-Authenticate); our API speaks Bearer only, so compare the
-  // Bearer-only behaviour the quickstart documents.
-  dpop: { enabled: false },
+  dpop: DPOP_MODES[dpopMode],
 });
 const checkScopes = requiredScopes('read:messages');
 

@@ -24,6 +24,15 @@ def issuer() -> Iterator[TestIssuer]:
         yield issuer
 
 
+@pytest.fixture(scope="module")
+def module_issuer() -> Iterator[TestIssuer]:
+    """One issuer for a whole test module, for tests that do not change it."""
+    issuer = TestIssuer()
+    with LiveServer(issuer.app) as server:
+        issuer.serve_at(server.url)
+        yield issuer
+
+
 def settings_for(issuer: TestIssuer, **overrides: Any) -> Settings:
     """API settings trusting `issuer`, never read from a developer's `.env`."""
     values: dict[str, Any] = {

@@ -8,19 +8,21 @@ import pytest
 from testing.issuer import TestIssuer
 
 PRIVATE = "/api/private"
+# No credentials: both schemes offered, neither with an error (DPoP is allowed by default).
+NO_TOKEN_CHALLENGE = 'Bearer realm="api", DPoP algs="ES256 ES384 ES512 RS256 RS384 RS512"'
 
 
 async def test_no_token_is_401_without_an_error_code(client: httpx.AsyncClient) -> None:
     response = await client.get(PRIVATE)
     assert response.status_code == 401
-    assert response.headers["www-authenticate"] == 'Bearer realm="api"'
+    assert response.headers["www-authenticate"] == NO_TOKEN_CHALLENGE
     assert set(response.json()) == {"error", "error_description"}
 
 
 async def test_empty_authorization_header_counts_as_no_token(client: httpx.AsyncClient) -> None:
     response = await client.get(PRIVATE, headers={"Authorization": ""})
     assert response.status_code == 401
-    assert response.headers["www-authenticate"] == 'Bearer realm="api"'
+    assert response.headers["www-authenticate"] == NO_TOKEN_CHALLENGE
 
 
 async def test_token_characters_are_judged_by_the_jwt_parser(client: httpx.AsyncClient) -> None:
@@ -62,7 +64,7 @@ async def test_token_in_json_body_is_not_a_token(
 ) -> None:
     response = await client.post(PRIVATE, json={"access_token": issuer.token()})
     assert response.status_code == 401
-    assert response.headers["www-authenticate"] == 'Bearer realm="api"'
+    assert response.headers["www-authenticate"] == NO_TOKEN_CHALLENGE
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,10 @@
 """Our API and Auth0's Express sample API give the same verdict for the same request.
 
-Both servers validate tokens from one test issuer; every case is sent to each, and the
-verdicts (status, the WWW-Authenticate `error` code and `scope`) must be equal.  Where
+Both servers validate tokens from one test issuer, both with DPoP allowed (their
+default); every case is sent to each, and the verdicts (status, the WWW-Authenticate
+`error` code and `scope`) must be equal, and so must the challenges' shape (which schemes,
+with which parameters: `challenge_shape`).  The DPoP corpus is in
+`test_conformance_dpop.py`.  Where
 our API deliberately differs (documented in `api/`), the case names both verdicts and
 says why, so a change on either side shows up here.
 """
@@ -30,6 +33,7 @@ pytestmark = pytest.mark.node
 PRIVATE, SCOPED, EXTERNAL = "/api/private", "/api/private-scoped", "/api/external"
 OTHER_AUDIENCE = "https://other.example/api"
 _PARAM = re.compile(r'(\w+)="([^"]*)"')
+_QUOTED = re.compile(r'"[^"]*"')
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,21 @@ class Call:
     @classmethod
     def bearer(cls, token: str) -> Call:
         return cls(headers={"Authorization": f"Bearer {token}"})
+
+
+def challenge_shape(response: httpx.Response) -> list[tuple[str, frozenset[str]]]:
+    """The WWW-Authenticate challenges as (scheme, parameter names), values left out:
+    `Bearer realm="api", DPoP algs="..."` is [("Bearer", {realm}), ("DPoP", {algs})]."""
+    shape: list[tuple[str, frozenset[str]]] = []
+    header = _QUOTED.sub("", response.headers.get("www-authenticate", ""))
+    for part in filter(None, (item.strip() for item in header.split(","))):
+        name = part.split("=", 1)[0]
+        if " " in name or "=" not in part:  # a new challenge: "<scheme>[ <param>=]"
+            scheme, _, name = name.partition(" ")
+            shape.append((scheme, frozenset()))
+        if name:
+            shape[-1] = (shape[-1][0], shape[-1][1] | {name})
+    return shape
 
 
 Build = Callable[[TestIssuer], Call]
@@ -231,9 +250,9 @@ def servers(shared_issuer: TestIssuer) -> Iterator[dict[str, str]]:
         yield {"ours": ours.url, "express": express.url}
 
 
-def send(base_url: str, path: str, call: Call) -> Verdict:
+def send(base_url: str, path: str, call: Call) -> httpx.Response:
     method = "POST" if call.form is not None else "GET"
-    response = httpx.request(
+    return httpx.request(
         method,
         base_url + path,
         headers=call.headers,
@@ -241,7 +260,6 @@ def send(base_url: str, path: str, call: Call) -> Verdict:
         data=call.form,
         timeout=10.0,
     )
-    return Verdict.of(response)
 
 
 @pytest.mark.parametrize("case", [case.param() for case in CASES])
@@ -251,8 +269,10 @@ def test_same_verdict_as_express(
     call = case.build(shared_issuer)  # one token, sent to both
     ours = send(servers["ours"], case.path, call)
     express = send(servers["express"], case.path, call)
-    assert express == case.expected
-    assert ours == (case.ours or case.expected)
+    assert Verdict.of(express) == case.expected
+    assert Verdict.of(ours) == (case.ours or case.expected)
+    if case.ours is None:
+        assert challenge_shape(ours) == challenge_shape(express)
 
 
 def test_public_needs_no_token(servers: dict[str, str]) -> None:
@@ -300,7 +320,7 @@ def test_unreachable_issuer_is_503_not_401(tmp_path: Any) -> None:
             ExpressReference(issuer.url, issuer.audience) as express,
             LiveServer(create_app(_settings(issuer))) as ours,
         ):
-            assert send(express.url, PRIVATE, call) == INVALID_TOKEN
+            assert Verdict.of(send(express.url, PRIVATE, call)) == INVALID_TOKEN
             response = httpx.get(ours.url + PRIVATE, headers=call.headers)
     assert response.status_code == 503
     assert response.headers["retry-after"].isdigit()

@@ -74,17 +74,30 @@ async def test_login_call_api_edit_profile_logout(browser: Browser, tmp_path: Pa
         await _visit(browser, stack)
 
 
-async def _visit(browser: Browser, stack: LiveStack) -> None:
+async def test_the_same_with_dpop_bound_tokens(browser: Browser, tmp_path: Path) -> None:
+    """AUTH0_DPOP=true, and the API requires DPoP: a Bearer token would fail the Ping."""
+    with running_live_stack(
+        tmp_path, app={"auth0_dpop": True}, api={"dpop_mode": "required"}
+    ) as stack:
+        await _visit(browser, stack, screenshots=False)
+
+
+async def _visit(browser: Browser, stack: LiveStack, *, screenshots: bool = True) -> None:
     context = await browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
     page = await context.new_page()
+
+    async def snap(name: str) -> None:
+        if screenshots:
+            await shot(page, name)
+
     await page.goto(stack.app.url)
     await expect(page.get_by_role("heading", level=1)).to_contain_text("Call a protected API")
-    await shot(page, "home")
+    await snap("home")
 
     await page.locator("#login").click()
     await page.locator('input[name="username"]').fill(ALICE[0])
     await page.locator('input[name="password"]').fill(ALICE[1])
-    await shot(page, "login")
+    await snap("login")
     await page.get_by_role("button", name="Continue").click()
     await expect(nav_link(page)).to_be_visible()
 
@@ -93,7 +106,7 @@ async def _visit(browser: Browser, stack: LiveStack) -> None:
     await expect(page.locator("#api-result")).to_contain_text(
         "Your access token was successfully validated!"
     )
-    await shot(page, "external-api")
+    await snap("external-api")
 
     await open_account_menu(page)
     await page.get_by_role("menuitem", name="Profile").click()
@@ -104,7 +117,7 @@ async def _visit(browser: Browser, stack: LiveStack) -> None:
     await page.reload()
     await expect(page.locator("#metadata")).to_contain_text('"theme": "dark"')
     await expect(page.locator("#theme")).to_have_value("dark")
-    await shot(page, "profile")
+    await snap("profile")
 
     await open_account_menu(page)
     await page.get_by_role("menuitem", name="Log out").click()

@@ -1,0 +1,95 @@
+"""The DPoP building blocks on their own: thumbprints, URL normalization, replay memory."""
+
+from __future__ import annotations
+
+import pytest
+
+from api.errors import InvalidDpopProof, InvalidRequest
+from api.proof import _key_fits, normalize_url, thumbprint
+from api.replay import ReplayCache
+from testing.dpop import DpopKey, b64url
+
+# RFC 7638 §3.1's example key and its thumbprint.
+RFC7638_KEY = {
+    "kty": "RSA",
+    "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc"
+    "_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0"
+    "_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWh"
+    "AI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
+    "e": "AQAB",
+    "alg": "RS256",
+    "kid": "2011-04-29",
+}
+
+
+def test_thumbprint_matches_rfc_7638() -> None:
+    assert thumbprint(RFC7638_KEY) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+
+
+def test_thumbprint_of_an_ec_key_ignores_other_members() -> None:
+    key = DpopKey.generate()
+    assert thumbprint({**key.public_jwk, "use": "sig", "kid": "x"}) == key.thumbprint
+
+
+@pytest.mark.parametrize(
+    ("url", "normalized"),
+    [
+        ("https://API.example.com:443/a?q=1#f", "https://api.example.com/a"),
+        ("http://localhost:80", "http://localhost/"),
+        ("http://127.0.0.1:3001/%7euser/%2f", "http://127.0.0.1:3001/~user/%2F"),
+        ("http://[::1]:3001/x", "http://[::1]:3001/x"),
+    ],
+)
+def test_normalize_url(url: str, normalized: str) -> None:
+    assert normalize_url(url) == normalized
+
+
+@pytest.mark.parametrize("url", ["ftp://host/x", "/relative", "http://:80/", "http://h:99999/"])
+def test_normalize_url_refuses_what_is_not_an_http_url(url: str) -> None:
+    with pytest.raises(InvalidDpopProof):
+        normalize_url(url, InvalidDpopProof)
+    with pytest.raises(InvalidRequest):
+        normalize_url(url)
+
+
+def test_replay_cache_refuses_a_second_use_and_forgets_after_the_window() -> None:
+    now = [1000.0]
+    cache = ReplayCache(window=300, max_entries=10, clock=lambda: now[0])
+    assert cache.first_use("jkt", "a", 1000)
+    assert not cache.first_use("jkt", "a", 1000)
+    assert cache.first_use("other-key", "a", 1000)  # ids are per key
+    now[0] = 1301.0
+    assert cache.first_use("jkt", "b", 1301)
+    assert len(cache) == 1  # the old entries left with their window
+
+
+def test_full_replay_cache_refuses_what_it_may_have_forgotten() -> None:
+    now = [1000.0]
+    cache = ReplayCache(window=300, max_entries=3, clock=lambda: now[0])
+    for index, iat in enumerate([990, 995, 996, 997]):  # the fourth forgets the first
+        assert cache.first_use("jkt", str(index), iat)
+    assert len(cache) == 3
+    assert not cache.first_use("jkt", "0", 990)  # forgotten, but still refused
+    assert cache.first_use("jkt", "new", 1000)  # fresh proofs still pass
+
+
+def test_future_proofs_cannot_raise_the_floor_past_now() -> None:
+    now = [1000.0]
+    cache = ReplayCache(window=300, max_entries=1, clock=lambda: now[0])
+    assert cache.first_use("jkt", "a", 1030)
+    assert cache.first_use("jkt", "b", 1030)  # forgets "a": floor = now, not 1030
+    now[0] = 1001.0
+    assert cache.first_use("jkt", "fresh", 1001)
+
+
+def test_keys_that_would_be_slow_or_weak_to_verify_do_not_fit() -> None:
+    key = DpopKey.generate("RS256").public_jwk
+    assert _key_fits(key, "RS256")
+    assert not _key_fits(key, "ES256")  # an RSA key for an EC algorithm
+    huge_exponent = {**key, "e": b64url(b"\x01" * 512)}
+    assert not _key_fits(huge_exponent, "RS256")
+    huge_modulus = {**key, "n": b64url(b"\xff" * 1100)}  # 8800 bits
+    assert not _key_fits(huge_modulus, "RS256")
+    ec = DpopKey.generate("ES256").public_jwk
+    assert _key_fits(ec, "ES256")
+    assert not _key_fits(ec, "ES384")
