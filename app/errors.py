@@ -14,7 +14,9 @@ The hierarchy::
     │   └── RefreshRejected
     └── ProxyError .................. JSON `{error, error_description}` with its status
         ├── InvalidProxyPath ........ 400
+        ├── SlowUpload .............. 408
         ├── UpstreamUnavailable ..... 502
+        ├── ProxyBusy ............... 503 + Retry-After
         └── UpstreamTimeout ......... 504
 
 Anything else is a bug: a 500 error page that still carries the security headers.
@@ -110,3 +112,11 @@ class UpstreamTimeout(ProxyError):
 class IssuerMismatch(ValueError):
     """Raised when the provider's discovery document names an issuer other than the
     configured one (a trailing slash aside): its ID tokens could not be trusted."""
+
+
+class SlowUpload(ProxyError):
+    """Raised when a body sent through the proxy stalls or takes too long to arrive in all."""
+
+
+class ProxyBusy(ProxyError):
+    """Raised when the proxy already relays as many calls as allowed, for this user or all."""

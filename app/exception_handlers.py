@@ -26,8 +26,10 @@ from app.errors import (
     CsrfError,
     InvalidProxyPath,
     LoginRequired,
+    ProxyBusy,
     ProxyError,
     SessionStoreUnavailable,
+    SlowUpload,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
@@ -37,10 +39,13 @@ from app.templating import error_text, render
 log = logging.getLogger("app.errors")
 
 RETRY_AFTER_SECONDS = 5
+PROXY_RETRY_AFTER_SECONDS = 1  # a busy proxy frees slots as fast as the API answers
 NO_STORE = {"Cache-Control": "no-store"}
 # (status, error, error_description) of each proxy error; ProxyError itself for any other.
 PROXY_ERRORS: dict[type[ProxyError], tuple[int, str, str]] = {
     InvalidProxyPath: (400, "invalid_path", "The API path is not allowed."),
+    SlowUpload: (408, "request_timeout", "The request body arrived too slowly."),
+    ProxyBusy: (503, "proxy_busy", "Too many API calls at once; retry shortly."),
     UpstreamUnavailable: (502, "bad_gateway", "The API is unavailable; try again shortly."),
     UpstreamTimeout: (
         504,
@@ -132,7 +137,8 @@ async def csrf_error(request: Request, exc: Exception) -> Response:
 async def proxy_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ProxyError)
     status_code, error, description = PROXY_ERRORS.get(type(exc), PROXY_ERRORS[ProxyError])
-    return json_error(error, description, status_code)
+    retry = {"Retry-After": str(PROXY_RETRY_AFTER_SECONDS)} if isinstance(exc, ProxyBusy) else {}
+    return json_error(error, description, status_code, retry)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
