@@ -8,6 +8,7 @@ The hierarchy::
     │   └── InvalidDpopKey
     ├── SessionStoreUnavailable ..... 503 + Retry-After, HTML or JSON
     ├── CsrfError ................... 403, HTML or JSON
+    ├── RequestTooLarge ............. 413, HTML or JSON
     ├── LoginRequired ............... pages: 303 to /login; under /api/: 401 JSON
     ├── AuthFlowError ............... the error page for its code
     ├── TokenUnavailable ............ caught where a token is needed (pages, proxy)
@@ -48,6 +49,10 @@ class SessionStoreUnavailable(Exception):
 class CsrfError(Exception):
     """Raised when a state-changing request lacks the session's CSRF token or comes from
     another site."""
+
+
+class RequestTooLarge(Exception):
+    """Raised when a form body is larger than the app reads (app/request_guard.py)."""
 
 
 class LoginRequired(Exception):

@@ -28,6 +28,7 @@ from app.errors import (
     LoginRequired,
     ProxyBusy,
     ProxyError,
+    RequestTooLarge,
     SessionStoreUnavailable,
     SlowUpload,
     UpstreamTimeout,
@@ -129,9 +130,15 @@ async def auth_flow_error(request: Request, exc: Exception) -> Response:
 
 
 async def csrf_error(request: Request, exc: Exception) -> Response:
-    if wants_json(request.headers):
+    if request.url.path.startswith(PROXY_PREFIX) or wants_json(request.headers):
         return json_error("csrf_failed", "Missing or invalid CSRF token.", 403)
     return error_page(request, "csrf_failed", 403)
+
+
+async def request_too_large(request: Request, exc: Exception) -> Response:
+    if wants_json(request.headers):
+        return json_error("request_too_large", "The request body is too large.", 413)
+    return error_page(request, "request_too_large", 413)
 
 
 async def proxy_error(request: Request, exc: Exception) -> Response:
@@ -161,6 +168,7 @@ EXCEPTION_HANDLERS: dict[type[Exception], ExceptionHandler] = {
     LoginRequired: login_required,
     AuthFlowError: auth_flow_error,
     CsrfError: csrf_error,
+    RequestTooLarge: request_too_large,
     SessionStoreUnavailable: session_store_unavailable,
     ProxyError: proxy_error,
     HTTPException: http_error,

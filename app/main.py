@@ -25,6 +25,7 @@ from app.http import create_http_client
 from app.interceptor import default_allowed_list
 from app.oidc import create_oauth
 from app.proxy import create_proxy_router
+from app.request_guard import RequestGuard
 from app.security_headers import SecurityHeadersMiddleware
 from app.session_middleware import ServerSessionMiddleware
 from app.session_store import create_session_store
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Added innermost first: the access log and headers wrap everything, the session
     # store's 503 and the 500 page included (see ServerErrorPage for why it is here).
+    app.add_middleware(RequestGuard)  # inside the session: it checks the CSRF token's presence
     app.add_middleware(
         ServerSessionMiddleware,
         store=store,

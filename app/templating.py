@@ -53,6 +53,10 @@ ERROR_MESSAGES: dict[str, tuple[str, str]] = {
         "The form could not be accepted.",
         "It was missing its security token or came from another site. Reload the page and retry.",
     ),
+    "request_too_large": (
+        "The form was too large to accept.",
+        "Go back, shorten what you entered and try again.",
+    ),
     "not_found": ("This page does not exist.", "Check the address, or go back to the home page."),
     "unknown": ("Something went wrong.", "Go back to the home page and try again."),
 }

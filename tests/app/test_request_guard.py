@@ -1,0 +1,127 @@
+"""Unsafe requests are judged on their headers before any body is read: the proxy's writes
+need our own page (Origin/Sec-Fetch-Site and X-CSRF-Token), forms need a session with a
+token and stay under 64 kB."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from app.request_guard import MAX_FORM_BYTES
+from tests.app.stack import Stack, csrf_from, running_stack
+
+META_TOKEN = 'name="csrf-token" content="'
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory.mktemp("guard")) as running:
+        yield running
+
+
+@pytest.fixture
+async def browser(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with stack.client() as client:
+        await stack.login(client)
+        yield client
+
+
+async def page_token(browser: httpx.AsyncClient) -> str:
+    page = await browser.get("/external-api")
+    assert META_TOKEN in page.text  # what static/app.js sends as X-CSRF-Token
+    return page.text.split(META_TOKEN, 1)[1].split('"', 1)[0]
+
+
+async def test_our_pages_script_can_write_through_the_proxy(
+    browser: httpx.AsyncClient, stack: Stack
+) -> None:
+    token = await page_token(browser)
+    headers = {"Origin": stack.app.url, "Sec-Fetch-Site": "same-origin", "X-CSRF-Token": token}
+    response = await browser.post("/api/private", headers=headers)
+    assert response.status_code == 200  # the API takes POST too (RFC 6750 form-body tokens)
+    assert (await browser.get("/api/private")).status_code == 200  # reads need nothing
+
+
+@pytest.mark.parametrize(
+    ("headers", "with_token"),
+    [
+        pytest.param({"Origin": "http://evil.test"}, True, id="foreign-origin"),
+        pytest.param({"Sec-Fetch-Site": "same-site"}, True, id="another-port-of-this-host"),
+        pytest.param({"Sec-Fetch-Site": "cross-site"}, True, id="cross-site"),
+        pytest.param({}, True, id="no-origin-no-fetch-site"),
+        pytest.param({"Sec-Fetch-Site": "same-origin"}, False, id="no-token"),
+    ],
+)
+async def test_proxy_writes_from_anywhere_else_are_403_json(
+    browser: httpx.AsyncClient, headers: dict[str, str], with_token: bool
+) -> None:
+    token = {"X-CSRF-Token": await page_token(browser)} if with_token else {}
+    for method in ("POST", "PUT", "PATCH", "DELETE"):
+        response = await browser.request(method, "/api/private", headers={**headers, **token})
+        assert response.status_code == 403, method
+        assert response.json()["error"] == "csrf_failed"
+
+
+async def test_a_cross_site_form_post_to_the_proxy_is_refused(
+    browser: httpx.AsyncClient, stack: Stack
+) -> None:
+    """The issue's attack: an auto-submitting form on another port of the same host."""
+    headers = {"Origin": "http://127.0.0.1:1", "Sec-Fetch-Site": "same-site"}
+    response = await browser.post("/api/private", data={"x": "1"}, headers=headers)
+    assert response.status_code == 403
+
+
+async def test_a_wrong_token_is_refused(browser: httpx.AsyncClient, stack: Stack) -> None:
+    await page_token(browser)
+    headers = {"Sec-Fetch-Site": "same-origin", "X-CSRF-Token": "not-the-token"}
+    assert (await browser.post("/api/private", headers=headers)).status_code == 403
+
+
+async def test_an_anonymous_huge_logout_is_refused_on_its_headers(stack: Stack) -> None:
+    async def endless() -> AsyncIterator[bytes]:
+        for _ in range(200):  # 200 MB if anyone read it
+            yield b"a" * (1024 * 1024)
+
+    async with stack.client() as anonymous:
+        response = await anonymous.post(
+            "/logout",
+            content=endless(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+    assert response.status_code == 403
+
+
+async def test_a_form_past_64_kb_is_413_and_a_normal_one_still_works(
+    browser: httpx.AsyncClient,
+) -> None:
+    page = await browser.get("/profile")
+    token = csrf_from(page)
+    big = {"csrf_token": token, "theme": "dark", "pad": "x" * MAX_FORM_BYTES}
+    declared = await browser.post("/profile", data=big)
+    assert declared.status_code == 413
+    assert "too large" in declared.text
+
+    async def chunked() -> AsyncIterator[bytes]:  # no Content-Length: counted as it comes
+        yield f"csrf_token={token}&theme=dark&pad=".encode()
+        for _ in range(MAX_FORM_BYTES // 1024 + 1):
+            yield b"x" * 1024
+
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    streamed = await browser.post("/profile", content=chunked(), headers=headers)
+    assert streamed.status_code == 413
+    fine = await browser.post("/profile", data={"csrf_token": token, "theme": "dark"})
+    assert fine.status_code == 303
+    assert fine.headers["location"] == "/profile?status=saved"
+
+
+async def test_json_clients_get_413_as_json(browser: httpx.AsyncClient) -> None:
+    token = csrf_from(await browser.get("/profile"))
+    response = await browser.post(
+        "/profile",
+        data={"csrf_token": token, "pad": "x" * (MAX_FORM_BYTES + 1)},
+        headers={"Accept": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.json()["error"] == "request_too_large"
