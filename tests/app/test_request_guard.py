@@ -4,28 +4,15 @@ token and stay under 64 kB."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from app.request_guard import MAX_FORM_BYTES
-from tests.app.stack import Stack, csrf_from, running_stack
+from tests.app.stack import Stack, csrf_from
 
 META_TOKEN = 'name="csrf-token" content="'
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory.mktemp("guard")) as running:
-        yield running
-
-
-@pytest.fixture
-async def browser(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with stack.client() as client:
-        await stack.login(client)
-        yield client
 
 
 async def page_token(browser: httpx.AsyncClient) -> str:
@@ -35,13 +22,13 @@ async def page_token(browser: httpx.AsyncClient) -> str:
 
 
 async def test_our_pages_script_can_write_through_the_proxy(
-    browser: httpx.AsyncClient, stack: Stack
+    alice: httpx.AsyncClient, stack: Stack
 ) -> None:
-    token = await page_token(browser)
+    token = await page_token(alice)
     headers = {"Origin": stack.app.url, "Sec-Fetch-Site": "same-origin", "X-CSRF-Token": token}
-    response = await browser.post("/api/private", headers=headers)
+    response = await alice.post("/api/private", headers=headers)
     assert response.status_code == 200  # the API takes POST too (RFC 6750 form-body tokens)
-    assert (await browser.get("/api/private")).status_code == 200  # reads need nothing
+    assert (await alice.get("/api/private")).status_code == 200  # reads need nothing
 
 
 @pytest.mark.parametrize(
@@ -55,28 +42,28 @@ async def test_our_pages_script_can_write_through_the_proxy(
     ],
 )
 async def test_proxy_writes_from_anywhere_else_are_403_json(
-    browser: httpx.AsyncClient, headers: dict[str, str], with_token: bool
+    alice: httpx.AsyncClient, headers: dict[str, str], with_token: bool
 ) -> None:
-    token = {"X-CSRF-Token": await page_token(browser)} if with_token else {}
+    token = {"X-CSRF-Token": await page_token(alice)} if with_token else {}
     for method in ("POST", "PUT", "PATCH", "DELETE"):
-        response = await browser.request(method, "/api/private", headers={**headers, **token})
+        response = await alice.request(method, "/api/private", headers={**headers, **token})
         assert response.status_code == 403, method
         assert response.json()["error"] == "csrf_failed"
 
 
 async def test_a_cross_site_form_post_to_the_proxy_is_refused(
-    browser: httpx.AsyncClient, stack: Stack
+    alice: httpx.AsyncClient, stack: Stack
 ) -> None:
     """The issue's attack: an auto-submitting form on another port of the same host."""
     headers = {"Origin": "http://127.0.0.1:1", "Sec-Fetch-Site": "same-site"}
-    response = await browser.post("/api/private", data={"x": "1"}, headers=headers)
+    response = await alice.post("/api/private", data={"x": "1"}, headers=headers)
     assert response.status_code == 403
 
 
-async def test_a_wrong_token_is_refused(browser: httpx.AsyncClient, stack: Stack) -> None:
-    await page_token(browser)
+async def test_a_wrong_token_is_refused(alice: httpx.AsyncClient, stack: Stack) -> None:
+    await page_token(alice)
     headers = {"Sec-Fetch-Site": "same-origin", "X-CSRF-Token": "not-the-token"}
-    assert (await browser.post("/api/private", headers=headers)).status_code == 403
+    assert (await alice.post("/api/private", headers=headers)).status_code == 403
 
 
 async def test_an_anonymous_huge_logout_is_refused_on_its_headers(stack: Stack) -> None:
@@ -94,12 +81,12 @@ async def test_an_anonymous_huge_logout_is_refused_on_its_headers(stack: Stack) 
 
 
 async def test_a_form_past_64_kb_is_413_and_a_normal_one_still_works(
-    browser: httpx.AsyncClient,
+    alice: httpx.AsyncClient,
 ) -> None:
-    page = await browser.get("/profile")
+    page = await alice.get("/profile")
     token = csrf_from(page)
     big = {"csrf_token": token, "theme": "dark", "pad": "x" * MAX_FORM_BYTES}
-    declared = await browser.post("/profile", data=big)
+    declared = await alice.post("/profile", data=big)
     assert declared.status_code == 413
     assert "too large" in declared.text
 
@@ -109,16 +96,16 @@ async def test_a_form_past_64_kb_is_413_and_a_normal_one_still_works(
             yield b"x" * 1024
 
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
-    streamed = await browser.post("/profile", content=chunked(), headers=headers)
+    streamed = await alice.post("/profile", content=chunked(), headers=headers)
     assert streamed.status_code == 413
-    fine = await browser.post("/profile", data={"csrf_token": token, "theme": "dark"})
+    fine = await alice.post("/profile", data={"csrf_token": token, "theme": "dark"})
     assert fine.status_code == 303
     assert fine.headers["location"] == "/profile?status=saved"
 
 
-async def test_json_clients_get_413_as_json(browser: httpx.AsyncClient) -> None:
-    token = csrf_from(await browser.get("/profile"))
-    response = await browser.post(
+async def test_json_clients_get_413_as_json(alice: httpx.AsyncClient) -> None:
+    token = csrf_from(await alice.get("/profile"))
+    response = await alice.post(
         "/profile",
         data={"csrf_token": token, "pad": "x" * (MAX_FORM_BYTES + 1)},
         headers={"Accept": "application/json"},
