@@ -14,7 +14,7 @@ from app.config import Settings
 from app.errors import InvalidAllowList, SettingsError
 from app.http import CONNECT_TIMEOUT, READ_TIMEOUT, api_origin, create_http_client
 from app.interceptor import AllowListAuth
-from tests.servers import LiveServer
+from testing.servers import LiveServer
 
 HANG_SECONDS = 5.0  # longer than the test needs the API connection held
 

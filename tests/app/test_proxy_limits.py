@@ -12,9 +12,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
+from testing.servers import LiveServer
+from testing.slow_clients import SlowClients
 from tests.app.test_proxy import backend_app, proxy_app
-from tests.servers import LiveServer
-from tests.slow_clients import SlowClients
 
 IDLE_TIMEOUT = 1.0  # seconds a slow upload may pause here: short, so the test ends soon
 WAIT_STEP = 0.05

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from app.request_guard import MAX_FORM_BYTES
-from tests.app.stack import Stack, csrf_from
+from testing.live_stack import LiveStack, csrf_from
 
 META_TOKEN = 'name="csrf-token" content="'
 
@@ -22,7 +22,7 @@ async def page_token(browser: httpx.AsyncClient) -> str:
 
 
 async def test_our_pages_script_can_write_through_the_proxy(
-    alice: httpx.AsyncClient, stack: Stack
+    alice: httpx.AsyncClient, stack: LiveStack
 ) -> None:
     token = await page_token(alice)
     headers = {"Origin": stack.app.url, "Sec-Fetch-Site": "same-origin", "X-CSRF-Token": token}
@@ -52,7 +52,7 @@ async def test_proxy_writes_from_anywhere_else_are_403_json(
 
 
 async def test_a_cross_site_form_post_to_the_proxy_is_refused(
-    alice: httpx.AsyncClient, stack: Stack
+    alice: httpx.AsyncClient, stack: LiveStack
 ) -> None:
     """The issue's attack: an auto-submitting form on another port of the same host."""
     headers = {"Origin": "http://127.0.0.1:1", "Sec-Fetch-Site": "same-site"}
@@ -60,13 +60,13 @@ async def test_a_cross_site_form_post_to_the_proxy_is_refused(
     assert response.status_code == 403
 
 
-async def test_a_wrong_token_is_refused(alice: httpx.AsyncClient, stack: Stack) -> None:
+async def test_a_wrong_token_is_refused(alice: httpx.AsyncClient, stack: LiveStack) -> None:
     await page_token(alice)
     headers = {"Sec-Fetch-Site": "same-origin", "X-CSRF-Token": "not-the-token"}
     assert (await alice.post("/api/private", headers=headers)).status_code == 403
 
 
-async def test_an_anonymous_huge_logout_is_refused_on_its_headers(stack: Stack) -> None:
+async def test_an_anonymous_huge_logout_is_refused_on_its_headers(stack: LiveStack) -> None:
     async def endless() -> AsyncIterator[bytes]:
         for _ in range(200):  # 200 MB if anyone read it
             yield b"a" * (1024 * 1024)

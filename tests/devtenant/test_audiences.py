@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from devtenant.config import Settings, SettingsError, load_registry
+from testing.servers import LiveServer
 from tests.devtenant.helpers import SPA, authorize_url, login_code, pkce_pair, refresh, tokens
-from tests.servers import LiveServer
 
 
 def management(tenant: LiveServer) -> str:
@@ -69,7 +69,7 @@ async def test_the_web_client_still_gets_current_user_scopes_only(
 
 
 def test_a_management_api_with_other_than_current_user_scopes_is_refused(tmp_path: Path) -> None:
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     config = tmp_path / "tenant.json"
     api = {"identifier": settings.management_audience, "scopes": ["read:users"]}
     config.write_text(json.dumps({"apis": [api]}))

@@ -6,9 +6,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from testing.login import LOGIN_STATE
+from testing.servers import LiveServer
 from tests.devtenant.helpers import authorize_url, redirect_params
-from tests.servers import LiveServer
-from tests.tenant import LOGIN_STATE
 
 
 async def start_login(client: httpx.AsyncClient, tenant: LiveServer) -> str:
@@ -16,7 +16,7 @@ async def start_login(client: httpx.AsyncClient, tenant: LiveServer) -> str:
     page = await client.get(authorize_url(tenant))
     match = LOGIN_STATE.search(page.text)
     assert match
-    return match.group(1)
+    return str(match.group(1))
 
 
 async def test_another_browser_cannot_finish_my_login_transaction(

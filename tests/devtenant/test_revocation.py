@@ -5,8 +5,13 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from testing.servers import LiveServer
 from tests.devtenant.helpers import SPA, WEB, refresh, tokens
-from tests.servers import LiveServer
+
+
+def client_auth(auth: tuple[str, str] | None) -> httpx.BasicAuth | httpx.Auth:
+    """Basic credentials, or none at all (a public client names itself in the form)."""
+    return httpx.BasicAuth(*auth) if auth else httpx.Auth()
 
 
 async def revoke(
@@ -15,7 +20,7 @@ async def revoke(
     form = {"token": token, "token_type_hint": "refresh_token"}
     if auth is None:
         form["client_id"] = SPA
-    return await client.post(f"{tenant.url}/oauth/revoke", data=form, auth=auth)
+    return await client.post(f"{tenant.url}/oauth/revoke", data=form, auth=client_auth(auth))
 
 
 async def test_discovery_advertises_the_revocation_endpoint(
@@ -71,6 +76,6 @@ async def test_bad_revocation_requests_get_oauth_errors(
     status: int,
     error: str,
 ) -> None:
-    response = await client.post(f"{tenant.url}/oauth/revoke", data=form, auth=auth)
+    response = await client.post(f"{tenant.url}/oauth/revoke", data=form, auth=client_auth(auth))
     assert response.status_code == status
     assert response.json()["error"] == error

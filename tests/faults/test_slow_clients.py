@@ -1,13 +1,14 @@
-"""200 anonymous sockets each stuck one byte into an upload: a logged-in user still logs in,
-pings the API and loads the profile, because the proxy's calls are capped and its upstream
-pool is not the one login, refresh and the Management API use."""
+"""200 anonymous sockets, each stuck one byte into a GET body (a safe method: no CSRF
+check stops it): a logged-in user still logs in, pings the API and loads the profile,
+because the proxy's calls are capped and its upstream pool is not the one that login,
+refresh and the Management API use."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tests.slow_clients import SlowClients
-from tests.stack import running_system
+from testing.live_stack import running_live_stack
+from testing.slow_clients import SlowClients
 
 SLOW_SOCKETS = 200
 # Longer than the test takes, so every slow upload is still open while the user works.
@@ -18,10 +19,10 @@ async def test_a_user_gets_through_while_slow_anonymous_uploads_hold_their_socke
     tmp_path: Path,
 ) -> None:
     settings = {"proxy_body_idle_timeout": HOLD_SECONDS, "proxy_body_timeout": HOLD_SECONDS}
-    with running_system(tmp_path, app=settings) as system:
+    with running_live_stack(tmp_path, app=settings) as system:
         slow = SlowClients(system.app.url)
         try:
-            await slow.open(SLOW_SOCKETS, "/api/public")
+            await slow.open(SLOW_SOCKETS, "/api/public", method="GET")
             async with system.client() as browser:
                 home = await system.login(browser, return_to="/profile")
                 assert home.status_code == 303

@@ -1,4 +1,4 @@
-"""Hostile clients on raw loopback sockets: an upload that sends one byte and then nothing.
+"""Hostile clients on raw loopback sockets: a body that sends one byte and then nothing.
 
 httpx always finishes sending a body before it reads the answer, so it cannot play a slow
 client; these speak HTTP/1.1 by hand.  Every socket is closed by `SlowClients.close()`,
@@ -25,11 +25,16 @@ class SlowClients:
         default_factory=list
     )
 
-    async def open(self, count: int, path: str = "/api/public") -> None:
+    async def open(self, count: int, path: str = "/api/public", method: str = "POST") -> None:
+        """`count` sockets, each sending `method path` with a body it never finishes.
+
+        GET with a body passes every CSRF check (it is a safe method), so it reaches the
+        proxy from anywhere: the shape a real attacker would pick.
+        """
         parts = urlsplit(self.base_url)
         host, port = parts.hostname or "127.0.0.1", parts.port or 80
         head = (
-            f"POST {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            f"{method} {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
             f"Content-Type: application/octet-stream\r\nContent-Length: {DECLARED_LENGTH}\r\n\r\nx"
         ).encode()
         for _ in range(count):
