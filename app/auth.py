@@ -29,6 +29,9 @@ from app.session_tokens import store_token_set
 router = APIRouter(tags=["auth"])
 
 RETURN_TO_KEY = "return_to"
+# Characters of returnTo kept in a pending login's session: any real path fits, and a
+# flood of /login calls cannot park 64 kB apiece.
+MAX_RETURN_TO = 2048
 LOGIN_PROBE_TIMEOUT = 3.0  # seconds to wait for the tenant before showing an error page
 # ID-token claims that are protocol plumbing or tie to the tenant's session: not shown.
 HIDDEN_CLAIMS = frozenset({"nonce", "at_hash", "c_hash", "sid"})
@@ -59,6 +62,8 @@ async def login(
     provider: ProviderDep,
     return_to: str | None = Query(default=None, alias="returnTo"),
 ) -> RedirectResponse:
+    if return_to is not None and len(return_to) > MAX_RETURN_TO:
+        raise AuthFlowError("return_to_too_long")  # before anything is saved
     request.session[RETURN_TO_KEY] = safe_return_to(return_to)
     extra = {"audience": settings.auth0_audience} if settings.auth0_audience else {}
     try:

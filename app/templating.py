@@ -53,6 +53,10 @@ ERROR_MESSAGES: dict[str, tuple[str, str]] = {
         "The form could not be accepted.",
         "It was missing its security token or came from another site. Reload the page and retry.",
     ),
+    "return_to_too_long": (
+        "The page to come back to after login is too long.",
+        "Start again from the Log in button.",
+    ),
     "request_too_large": (
         "The form was too large to accept.",
         "Go back, shorten what you entered and try again.",
