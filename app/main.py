@@ -32,6 +32,8 @@ from app.session_store import create_session_store
 from app.session_tokens import RefreshCoordinator
 from app.templating import STATIC_DIR
 
+QUIET_LOGGERS = ("httpx", "httpcore")
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
@@ -52,9 +54,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             finally:
                 await store.aclose()
 
+    # httpx logs every request's full URL at INFO, query string included (?api_key=...,
+    # ?code=...): our access log says what happened without it.
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
     app = FastAPI(
         title="Call an API - web app",
         lifespan=lifespan,
+        # Starlette's /page/ -> /page redirect is absolute, built from the Host header:
+        # `Host: evil.com` made it a redirect to evil.com.  /page/ is a 404 instead.
+        redirect_slashes=False,
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
