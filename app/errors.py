@@ -9,6 +9,7 @@ The hierarchy::
     ├── SessionStoreUnavailable ..... 503 + Retry-After, HTML or JSON
     ├── CsrfError ................... 403, HTML or JSON
     ├── RequestTooLarge ............. 413, HTML or JSON
+    ├── RequestTimeout .............. 408, HTML or JSON
     ├── LoginRequired ............... pages: 303 to /login; under /api/: 401 JSON
     ├── AuthFlowError ............... the error page for its code
     ├── TokenUnavailable ............ caught where a token is needed (pages, proxy)
@@ -53,6 +54,10 @@ class CsrfError(Exception):
 
 class RequestTooLarge(Exception):
     """Raised when a form body is larger than the app reads (app/request_guard.py)."""
+
+
+class RequestTimeout(Exception):
+    """Raised when a form body takes longer to arrive than the app waits for it."""
 
 
 class LoginRequired(Exception):

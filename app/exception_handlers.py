@@ -28,6 +28,7 @@ from app.errors import (
     LoginRequired,
     ProxyBusy,
     ProxyError,
+    RequestTimeout,
     RequestTooLarge,
     SessionStoreUnavailable,
     SlowUpload,
@@ -141,6 +142,12 @@ async def request_too_large(request: Request, exc: Exception) -> Response:
     return error_page(request, "request_too_large", 413)
 
 
+async def request_timeout(request: Request, exc: Exception) -> Response:
+    if wants_json(request.headers):
+        return json_error("request_timeout", "The request body arrived too slowly.", 408)
+    return error_page(request, "request_timeout", 408)
+
+
 async def proxy_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ProxyError)
     status_code, error, description = PROXY_ERRORS.get(type(exc), PROXY_ERRORS[ProxyError])
@@ -169,6 +176,7 @@ EXCEPTION_HANDLERS: dict[type[Exception], ExceptionHandler] = {
     AuthFlowError: auth_flow_error,
     CsrfError: csrf_error,
     RequestTooLarge: request_too_large,
+    RequestTimeout: request_timeout,
     SessionStoreUnavailable: session_store_unavailable,
     ProxyError: proxy_error,
     HTTPException: http_error,

@@ -6,7 +6,8 @@ Pure ASGI middleware inside the session middleware (it needs the session's CSRF 
   by the browser's word and by the `X-CSRF-Token` header (app/csrf.py `check_proxy_call`).
 - everything else (forms): no foreign `Origin`/`Sec-Fetch-Site`, and a session that holds
   a CSRF token at all; then the body is read, at most MAX_FORM_BYTES of it (413 beyond), and
-  handed to the route, whose `CsrfProtected` dependency compares the token it carries.
+  handed to the route, whose `CsrfProtected` dependency compares the token it carries;
+  a body that takes more than FORM_BODY_TIMEOUT to arrive is a 408.
 
 So an anonymous 200 MB `POST /logout` is refused on its headers, and no form bigger than
 64 kB is ever parsed.  Refusals go through the app's one error mapping.
@@ -14,21 +15,30 @@ So an anonymous 200 MB `POST /logout` is refused on its headers, and no form big
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.csrf import SAFE_METHODS, check_proxy_call, check_same_origin, session_token
-from app.errors import CsrfError, RequestTooLarge
+from app.errors import CsrfError, RequestTimeout, RequestTooLarge
 from app.exception_handlers import EXCEPTION_HANDLERS
 from app.proxy import PROXY_PREFIX
 
 MAX_FORM_BYTES = 64 * 1024  # the app's forms are a token and a field or two
+FORM_BODY_TIMEOUT = 10.0  # seconds a form body may take to arrive (408 beyond)
 
 
 class RequestGuard:
-    def __init__(self, app: ASGIApp, max_form_bytes: int = MAX_FORM_BYTES) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_form_bytes: int = MAX_FORM_BYTES,
+        form_body_timeout: float = FORM_BODY_TIMEOUT,
+    ) -> None:
         self.app = app
         self.max_form_bytes = max_form_bytes
+        self.form_body_timeout = form_body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
@@ -42,7 +52,7 @@ class RequestGuard:
                 check_same_origin(request)
                 session_token(request)
                 receive = await self._buffered(request, receive)
-        except (CsrfError, RequestTooLarge) as exc:
+        except (CsrfError, RequestTooLarge, RequestTimeout) as exc:
             response = await EXCEPTION_HANDLERS[type(exc)](request, exc)
             await response(scope, receive, send)
             return
@@ -53,6 +63,13 @@ class RequestGuard:
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_form_bytes:
             raise RequestTooLarge  # refused without reading
+        try:
+            async with asyncio.timeout(self.form_body_timeout):
+                return await self._read(receive)
+        except TimeoutError as exc:
+            raise RequestTimeout from exc
+
+    async def _read(self, receive: Receive) -> Receive:
         body = bytearray()
         more = True
         while more:

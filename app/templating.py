@@ -57,6 +57,10 @@ ERROR_MESSAGES: dict[str, tuple[str, str]] = {
         "The page to come back to after login is too long.",
         "Start again from the Log in button.",
     ),
+    "request_timeout": (
+        "The form took too long to arrive.",
+        "Check your connection, go back and send it again.",
+    ),
     "request_too_large": (
         "The form was too large to accept.",
         "Go back, shorten what you entered and try again.",

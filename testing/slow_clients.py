@@ -25,7 +25,14 @@ class SlowClients:
         default_factory=list
     )
 
-    async def open(self, count: int, path: str = "/api/public", method: str = "POST") -> None:
+    async def open(
+        self,
+        count: int,
+        path: str = "/api/public",
+        method: str = "POST",
+        headers: dict[str, str] | None = None,
+        length: int = DECLARED_LENGTH,
+    ) -> None:
         """`count` sockets, each sending `method path` with a body it never finishes.
 
         GET with a body passes every CSRF check (it is a safe method), so it reaches the
@@ -33,15 +40,28 @@ class SlowClients:
         """
         parts = urlsplit(self.base_url)
         host, port = parts.hostname or "127.0.0.1", parts.port or 80
+        fields = {"Content-Type": "application/octet-stream", **(headers or {})}
+        lines = "".join(f"{name}: {value}\r\n" for name, value in fields.items())
         head = (
-            f"{method} {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
-            f"Content-Type: application/octet-stream\r\nContent-Length: {DECLARED_LENGTH}\r\n\r\nx"
+            f"{method} {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n{lines}"
+            f"Content-Length: {length}\r\n\r\nx"
         ).encode()
         for _ in range(count):
             reader, writer = await asyncio.open_connection(host, port)
             writer.write(head)
             await writer.drain()
             self.connections.append((reader, writer))
+
+    async def trickle(self, interval: float, times: int) -> None:
+        """One more body byte on every socket each `interval` seconds, `times` times at most;
+        a socket the server has closed is left alone."""
+        for _ in range(times):
+            await asyncio.sleep(interval)
+            for _, writer in self.connections:
+                if not writer.is_closing():
+                    with contextlib.suppress(ConnectionError, OSError):
+                        writer.write(b"x")
+                        await writer.drain()
 
     async def statuses(self) -> list[int]:
         """The status each socket was answered with (0 when it was closed without one)."""

@@ -155,3 +155,17 @@ async def test_the_csrf_header_is_not_forwarded(capped: LiveServer) -> None:
         response = await client.post("/api/echo/csrf", headers=headers, content=b"{}")
     names = [name.lower() for name, _ in response.json()["headers"]]
     assert "x-csrf-token" not in names
+
+
+async def test_a_trickling_upload_is_cut_at_the_total_timeout(api: Api) -> None:
+    """A byte every 0.3 s never trips the idle timeout; the total deadline still ends it."""
+    app = proxy_app(api.server.url, proxy_body_idle_timeout=5.0, proxy_body_timeout=1.5)
+    with LiveServer(app) as proxy:
+        slow = SlowClients(proxy.url)
+        try:
+            await slow.open(1, "/api/public")
+            dripping = asyncio.ensure_future(slow.trickle(0.3, 30))
+            assert await slow.statuses() == [408]
+            dripping.cancel()
+        finally:
+            await slow.close()

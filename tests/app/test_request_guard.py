@@ -8,11 +8,20 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from fastapi import FastAPI, Request
 
-from app.request_guard import MAX_FORM_BYTES
+from app.config import SESSION_COOKIE
+from app.csrf import CsrfProtected, csrf_token
+from app.exception_handlers import register_exception_handlers
+from app.request_guard import MAX_FORM_BYTES, RequestGuard
+from app.session_middleware import ServerSessionMiddleware
+from app.session_store import MemorySessionStore
 from testing.live_stack import LiveStack, csrf_from
+from testing.servers import LiveServer
+from testing.slow_clients import SlowClients
 
 META_TOKEN = 'name="csrf-token" content="'
+SHORT_FORM_TIMEOUT = 0.5  # seconds: the guarded app's form timeout, so the test ends soon
 
 
 async def page_token(browser: httpx.AsyncClient) -> str:
@@ -112,3 +121,39 @@ async def test_json_clients_get_413_as_json(alice: httpx.AsyncClient) -> None:
     )
     assert response.status_code == 413
     assert response.json()["error"] == "request_too_large"
+
+
+def guarded_app() -> FastAPI:
+    """Session, guard (a short form timeout) and a form route, as main.py stacks them."""
+    app = FastAPI()
+    register_exception_handlers(app)
+    app.add_middleware(RequestGuard, form_body_timeout=SHORT_FORM_TIMEOUT)
+    app.add_middleware(ServerSessionMiddleware, store=MemorySessionStore(10), secret="s" * 32)
+
+    @app.get("/form")
+    async def form(request: Request) -> dict[str, str]:
+        return {"token": csrf_token(request)}
+
+    @app.post("/submit")
+    async def submit(_: CsrfProtected) -> dict[str, str]:
+        return {"done": "yes"}
+
+    return app
+
+
+async def test_a_form_that_trickles_in_is_408() -> None:
+    with LiveServer(guarded_app()) as server:
+        async with httpx.AsyncClient(base_url=server.url) as browser:
+            token = (await browser.get("/form")).json()["token"]
+            cookie = browser.cookies.get(SESSION_COOKIE)
+        slow = SlowClients(server.url)
+        try:
+            headers = {
+                "Cookie": f"{SESSION_COOKIE}={cookie}",
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-CSRF-Token": token,
+            }
+            await slow.open(1, "/submit", headers=headers, length=100)  # small, but slow
+            assert await slow.statuses() == [408]
+        finally:
+            await slow.close()
