@@ -7,6 +7,7 @@ the session cookie, which is replaced at login (no session fixation).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -24,11 +25,15 @@ from app.dpop import DpopKey
 from app.errors import AuthFlowError, IssuerMismatch
 from app.oidc import DISCOVERY_PATH, OidcProvider, is_auth0_domain, provider_metadata
 from app.session_middleware import rotate_session
-from app.session_tokens import store_token_set
+from app.session_tokens import REFRESH_KEY, store_token_set, with_client_auth
 
 router = APIRouter(tags=["auth"])
+log = logging.getLogger(__name__)
 
 RETURN_TO_KEY = "return_to"
+# Characters of returnTo kept in a pending login's session: any real path fits, and a
+# flood of /login calls cannot park 64 kB apiece.
+MAX_RETURN_TO = 2048
 LOGIN_PROBE_TIMEOUT = 3.0  # seconds to wait for the tenant before showing an error page
 # ID-token claims that are protocol plumbing or tie to the tenant's session: not shown.
 HIDDEN_CLAIMS = frozenset({"nonce", "at_hash", "c_hash", "sid"})
@@ -59,6 +64,8 @@ async def login(
     provider: ProviderDep,
     return_to: str | None = Query(default=None, alias="returnTo"),
 ) -> RedirectResponse:
+    if return_to is not None and len(return_to) > MAX_RETURN_TO:
+        raise AuthFlowError("return_to_too_long")  # before anything is saved
     request.session[RETURN_TO_KEY] = safe_return_to(return_to)
     extra = {"audience": settings.auth0_audience} if settings.auth0_audience else {}
     try:
@@ -135,15 +142,42 @@ async def _dpop_headers(
 
 @router.post("/logout")
 async def logout(
-    request: Request, settings: SettingsDep, provider: ProviderDep, _csrf: CsrfProtected
+    request: Request,
+    settings: SettingsDep,
+    http: HttpDep,
+    provider: ProviderDep,
+    _csrf: CsrfProtected,
 ) -> RedirectResponse:
     id_token = str(request.session.get("id_token") or "")
+    refresh_token = str(request.session.get(REFRESH_KEY) or "")
     request.session.clear()  # an empty session is deleted from the store, its cookie expired
     try:
         metadata = await provider_metadata(provider, settings.issuer)
     except (httpx.HTTPError, ValueError):
         metadata = {}  # provider down: the local session ends all the same
+    if refresh_token:
+        await revoke_refresh_token(http, settings, metadata, refresh_token)
     return RedirectResponse(logout_url(settings, metadata, id_token), status_code=303)
+
+
+async def revoke_refresh_token(
+    http: httpx.AsyncClient, settings: Settings, metadata: dict[str, Any], token: str
+) -> None:
+    """Revoke `token` at the `revocation_endpoint` discovery publishes (RFC 7009; Auth0's
+    /oauth/revoke), so a copy of it is worthless after logout.  Best effort: logout goes
+    on if the tenant publishes no endpoint or fails, and only the status is logged."""
+    endpoint = metadata.get("revocation_endpoint")
+    if not isinstance(endpoint, str) or not endpoint:
+        return
+    form = {"token": token, "token_type_hint": "refresh_token"}
+    form, headers = with_client_auth(settings, metadata, form)
+    try:
+        response = await http.post(endpoint, data=form, headers=headers)
+    except httpx.HTTPError as exc:
+        log.warning("refresh token not revoked at logout: %s", type(exc).__name__)
+        return
+    if not response.is_success:
+        log.warning("refresh token not revoked at logout: status %d", response.status_code)
 
 
 def logout_url(settings: Settings, metadata: dict[str, Any], id_token: str) -> str:

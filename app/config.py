@@ -29,6 +29,14 @@ MANAGEMENT_API_SCOPE = "read:current_user update:current_user_metadata"
 SESSION_IDLE_TIMEOUT = 24 * 60 * 60  # seconds without a request before a session ends
 SESSION_ABSOLUTE_TIMEOUT = 7 * 24 * 60 * 60  # seconds after login when a session ends anyway
 MEMORY_STORE_MAX_SESSIONS = 50_000  # the memory store evicts the least recently used beyond this
+MEMORY_STORE_MAX_BYTES = 256 * 1024 * 1024  # ...and beyond this many bytes of records
+# The /api/* proxy: calls relayed at once (below the API pool's connections, app/http.py),
+# for one logged-in user, and for all anonymous callers together (app/proxy_limits.py).
+PROXY_MAX_CONCURRENT = 64
+PROXY_MAX_CONCURRENT_PER_USER = 8  # browsers open 6 connections per host
+PROXY_MAX_CONCURRENT_ANONYMOUS = 16
+PROXY_BODY_IDLE_TIMEOUT = 10.0  # seconds an upload may pause between two chunks
+PROXY_BODY_TIMEOUT = 60.0  # seconds an upload may take in all
 SESSION_COOKIE = "app_session"
 
 
@@ -60,6 +68,12 @@ class Settings(BaseSettings):
     session_idle_timeout: int = Field(default=SESSION_IDLE_TIMEOUT, gt=0)
     session_absolute_timeout: int = Field(default=SESSION_ABSOLUTE_TIMEOUT, gt=0)
     session_max_memory: int = Field(default=MEMORY_STORE_MAX_SESSIONS, gt=0)
+    session_max_memory_bytes: int = Field(default=MEMORY_STORE_MAX_BYTES, gt=0)
+    proxy_max_concurrent: int = Field(default=PROXY_MAX_CONCURRENT, gt=0)
+    proxy_max_concurrent_per_user: int = Field(default=PROXY_MAX_CONCURRENT_PER_USER, gt=0)
+    proxy_max_concurrent_anonymous: int = Field(default=PROXY_MAX_CONCURRENT_ANONYMOUS, gt=0)
+    proxy_body_idle_timeout: float = Field(default=PROXY_BODY_IDLE_TIMEOUT, gt=0)
+    proxy_body_timeout: float = Field(default=PROXY_BODY_TIMEOUT, gt=0)
     # Extra allow-list entries as JSON (see app/interceptor.py); the defaults cover the API
     # and the Management API.
     allowed_list: Annotated[list[str | dict[str, object]], NoDecode] = Field(default_factory=list)

@@ -8,13 +8,17 @@ The hierarchy::
     │   └── InvalidDpopKey
     ├── SessionStoreUnavailable ..... 503 + Retry-After, HTML or JSON
     ├── CsrfError ................... 403, HTML or JSON
+    ├── RequestTooLarge ............. 413, HTML or JSON
+    ├── RequestTimeout .............. 408, HTML or JSON
     ├── LoginRequired ............... pages: 303 to /login; under /api/: 401 JSON
     ├── AuthFlowError ............... the error page for its code
     ├── TokenUnavailable ............ caught where a token is needed (pages, proxy)
     │   └── RefreshRejected
     └── ProxyError .................. JSON `{error, error_description}` with its status
         ├── InvalidProxyPath ........ 400
+        ├── SlowUpload .............. 408
         ├── UpstreamUnavailable ..... 502
+        ├── ProxyBusy ............... 503 + Retry-After
         └── UpstreamTimeout ......... 504
 
 Anything else is a bug: a 500 error page that still carries the security headers.
@@ -46,6 +50,14 @@ class SessionStoreUnavailable(Exception):
 class CsrfError(Exception):
     """Raised when a state-changing request lacks the session's CSRF token or comes from
     another site."""
+
+
+class RequestTooLarge(Exception):
+    """Raised when a form body is larger than the app reads (app/request_guard.py)."""
+
+
+class RequestTimeout(Exception):
+    """Raised when a form body takes longer to arrive than the app waits for it."""
 
 
 class LoginRequired(Exception):
@@ -110,3 +122,11 @@ class UpstreamTimeout(ProxyError):
 class IssuerMismatch(ValueError):
     """Raised when the provider's discovery document names an issuer other than the
     configured one (a trailing slash aside): its ID tokens could not be trusted."""
+
+
+class SlowUpload(ProxyError):
+    """Raised when a body sent through the proxy stalls or takes too long to arrive in all."""
+
+
+class ProxyBusy(ProxyError):
+    """Raised when the proxy already relays as many calls as allowed, for this user or all."""

@@ -26,8 +26,12 @@ from app.errors import (
     CsrfError,
     InvalidProxyPath,
     LoginRequired,
+    ProxyBusy,
     ProxyError,
+    RequestTimeout,
+    RequestTooLarge,
     SessionStoreUnavailable,
+    SlowUpload,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
@@ -37,10 +41,13 @@ from app.templating import error_text, render
 log = logging.getLogger("app.errors")
 
 RETRY_AFTER_SECONDS = 5
+PROXY_RETRY_AFTER_SECONDS = 1  # a busy proxy frees slots as fast as the API answers
 NO_STORE = {"Cache-Control": "no-store"}
 # (status, error, error_description) of each proxy error; ProxyError itself for any other.
 PROXY_ERRORS: dict[type[ProxyError], tuple[int, str, str]] = {
     InvalidProxyPath: (400, "invalid_path", "The API path is not allowed."),
+    SlowUpload: (408, "request_timeout", "The request body arrived too slowly."),
+    ProxyBusy: (503, "proxy_busy", "Too many API calls at once; retry shortly."),
     UpstreamUnavailable: (502, "bad_gateway", "The API is unavailable; try again shortly."),
     UpstreamTimeout: (
         504,
@@ -124,15 +131,28 @@ async def auth_flow_error(request: Request, exc: Exception) -> Response:
 
 
 async def csrf_error(request: Request, exc: Exception) -> Response:
-    if wants_json(request.headers):
+    if request.url.path.startswith(PROXY_PREFIX) or wants_json(request.headers):
         return json_error("csrf_failed", "Missing or invalid CSRF token.", 403)
     return error_page(request, "csrf_failed", 403)
+
+
+async def request_too_large(request: Request, exc: Exception) -> Response:
+    if wants_json(request.headers):
+        return json_error("request_too_large", "The request body is too large.", 413)
+    return error_page(request, "request_too_large", 413)
+
+
+async def request_timeout(request: Request, exc: Exception) -> Response:
+    if wants_json(request.headers):
+        return json_error("request_timeout", "The request body arrived too slowly.", 408)
+    return error_page(request, "request_timeout", 408)
 
 
 async def proxy_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ProxyError)
     status_code, error, description = PROXY_ERRORS.get(type(exc), PROXY_ERRORS[ProxyError])
-    return json_error(error, description, status_code)
+    retry = {"Retry-After": str(PROXY_RETRY_AFTER_SECONDS)} if isinstance(exc, ProxyBusy) else {}
+    return json_error(error, description, status_code, retry)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -155,6 +175,8 @@ EXCEPTION_HANDLERS: dict[type[Exception], ExceptionHandler] = {
     LoginRequired: login_required,
     AuthFlowError: auth_flow_error,
     CsrfError: csrf_error,
+    RequestTooLarge: request_too_large,
+    RequestTimeout: request_timeout,
     SessionStoreUnavailable: session_store_unavailable,
     ProxyError: proxy_error,
     HTTPException: http_error,

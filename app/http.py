@@ -3,6 +3,13 @@
 Every request it sends passes the allow-list interceptor, so a token only ever goes where
 the allow-list says; the user's token source travels with each request (see
 app/token_source.py), not with the client.
+
+One client, two connection pools: calls to API_BASE_URL (the /api/* proxy, which browsers
+drive) get a transport of their own, mounted on the API's origin, and everything else
+(login, token refresh, the Management API: the tenant) keeps the default one.  However
+many proxied calls hang, they hold only API connections: login and refresh never wait.
+A pool per upstream rather than a semaphore in front of one pool, because a semaphore
+still lets the proxy take every connection of the shared pool up to its count.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ KEEPALIVE_EXPIRY = 3.0
 DEFAULT_TIMEOUT = httpx.Timeout(
     connect=CONNECT_TIMEOUT, read=READ_TIMEOUT, write=WRITE_TIMEOUT, pool=POOL_TIMEOUT
 )
+# The same limits for each pool; the proxy caps its own calls below them (app/proxy_limits.py).
 DEFAULT_LIMITS = httpx.Limits(
     max_connections=MAX_CONNECTIONS,
     max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS,
@@ -75,6 +83,15 @@ def create_http_client(
         auth=auth,
         timeout=timeout,
         limits=limits,
+        mounts={api_origin(settings.api_base_url): httpx.AsyncHTTPTransport(limits=limits)},
         follow_redirects=False,
         cookies=CookieJar(policy=NoCookies()),
     )
+
+
+def api_origin(api_base_url: str) -> str:
+    """The mount pattern for the API's own pool: `scheme://host:port`, port made explicit."""
+    url = httpx.URL(api_base_url)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    host = f"[{url.host}]" if ":" in url.host else url.host  # an IPv6 literal
+    return f"{url.scheme}://{host}:{port}"

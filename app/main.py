@@ -25,11 +25,14 @@ from app.http import create_http_client
 from app.interceptor import default_allowed_list
 from app.oidc import create_oauth
 from app.proxy import create_proxy_router
+from app.request_guard import RequestGuard
 from app.security_headers import SecurityHeadersMiddleware
 from app.session_middleware import ServerSessionMiddleware
 from app.session_store import create_session_store
 from app.session_tokens import RefreshCoordinator
 from app.templating import STATIC_DIR
+
+QUIET_LOGGERS = ("httpx", "httpcore")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -51,9 +54,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             finally:
                 await store.aclose()
 
+    # httpx logs every request's full URL at INFO, query string included (?api_key=...,
+    # ?code=...): our access log says what happened without it.
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
     app = FastAPI(
         title="Call an API - web app",
         lifespan=lifespan,
+        # Starlette's /page/ -> /page redirect is absolute, built from the Host header:
+        # `Host: evil.com` made it a redirect to evil.com.  /page/ is a 404 instead.
+        redirect_slashes=False,
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
@@ -70,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Added innermost first: the access log and headers wrap everything, the session
     # store's 503 and the 500 page included (see ServerErrorPage for why it is here).
+    app.add_middleware(RequestGuard)  # inside the session: it checks the CSRF token's presence
     app.add_middleware(
         ServerSessionMiddleware,
         store=store,

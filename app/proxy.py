@@ -24,11 +24,14 @@ from app.deps import HttpDep, TokenSourceDep
 from app.errors import (
     InvalidProxyPath,
     LoginRequired,
+    ProxyBusy,
+    SlowUpload,
     TokenUnavailable,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from app.token_source import token_extensions
+from app.proxy_limits import ProxySlots, Slot, UploadTooSlow, timed_body
+from app.token_source import TokenSource, token_extensions
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +52,20 @@ HOP_BY_HOP = frozenset(
     }
 )
 # `dpop`: proofs are the app's to sign (app/dpop.py); a browser's own would only break calls.
-REQUEST_DROP = HOP_BY_HOP | {"host", "cookie", "authorization", "dpop", "expect", "forwarded"}
-RESPONSE_DROP = HOP_BY_HOP | {"set-cookie"}
+# X-CSRF-Token is the app's own (app/request_guard.py): the API never needs to see it.
+REQUEST_DROP = HOP_BY_HOP | {
+    "host",
+    "cookie",
+    "authorization",
+    "dpop",
+    "expect",
+    "forwarded",
+    "x-csrf-token",
+}
+# Date and Server: uvicorn adds its own, and two of each confuse caches and scanners.
+RESPONSE_DROP = HOP_BY_HOP | {"set-cookie", "date", "server"}
+# Redirects into the API are made app-relative: never show the browser its internal URL.
+LOCATION_HEADERS = frozenset({b"location", b"content-location"})
 # Decode this many times when looking for `..`: a backend or a framework may decode again.
 MAX_DECODE_ROUNDS = 3
 # Characters left as they are when the checked path is encoded again for the API.
@@ -117,13 +132,34 @@ def _outgoing_headers(request: Request) -> list[tuple[bytes, bytes]]:
     return headers
 
 
-def _request_body(request: Request) -> AsyncIterator[bytes] | None:
-    """The body as a stream, or None when the browser sent none (no chunked empty body)."""
+def _request_body(request: Request, settings: Settings) -> AsyncIterator[bytes] | None:
+    """The body as a timed stream, or None when the browser sent none (no chunked empty body)."""
     has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
-    return request.stream() if has_body else None
+    if not has_body:
+        return None
+    return timed_body(
+        request.stream(),
+        idle_timeout=settings.proxy_body_idle_timeout,
+        total_timeout=settings.proxy_body_timeout,
+    )
 
 
-async def _relay(upstream: httpx.Response) -> AsyncIterator[bytes]:
+def _response_headers(upstream: httpx.Response, api_base: str) -> list[tuple[bytes, bytes]]:
+    """The API's headers for the browser; a redirect to API_BASE_URL/api/x becomes /api/x."""
+    internal = f"{api_base}{PROXY_PREFIX}".encode("latin-1")
+    keep = len(internal) - len(PROXY_PREFIX)  # cut API_BASE_URL, keep /api/...
+    return [
+        (
+            name,
+            value[keep:]
+            if name.lower() in LOCATION_HEADERS and value.startswith(internal)
+            else value,
+        )
+        for name, value in _filtered(upstream.headers, RESPONSE_DROP)
+    ]
+
+
+async def _relay(upstream: httpx.Response, slot: Slot) -> AsyncIterator[bytes]:
     """The API's body as it came (still compressed, if it was), closing it however it ends.
 
     A failure half-way is not caught: the status is already sent, and letting it raise makes
@@ -134,12 +170,15 @@ async def _relay(upstream: httpx.Response) -> AsyncIterator[bytes]:
             yield chunk
     finally:
         await upstream.aclose()
+        slot.release()
 
 
 async def _send(client: httpx.AsyncClient, outgoing: httpx.Request) -> httpx.Response:
     """Send through the interceptor, turning transport and token failures into ProxyErrors."""
     try:
         return await client.send(outgoing, stream=True)
+    except UploadTooSlow as exc:
+        raise SlowUpload from exc
     except TokenUnavailable as exc:
         if exc.error == "token_endpoint_unavailable":
             raise UpstreamUnavailable from exc
@@ -157,10 +196,16 @@ def create_proxy_router(settings: Settings) -> APIRouter:
 
     Each call goes out on the shared client (`HttpDep`) with the session's `TokenSourceDep`,
     from which the interceptor takes the token an allow-list entry asks for.  Its errors
-    (`ProxyError`s, `LoginRequired`) become JSON in app/exception_handlers.py.
+    (`ProxyError`s, `LoginRequired`) become JSON in app/exception_handlers.py.  Concurrent
+    calls are capped per user and overall (app/proxy_limits.py): ProxyBusy past a cap.
     """
     router = APIRouter()
     api_base = settings.api_base_url
+    slots = ProxySlots(
+        total=settings.proxy_max_concurrent,
+        per_user=settings.proxy_max_concurrent_per_user,
+        anonymous=settings.proxy_max_concurrent_anonymous,
+    )
 
     @router.api_route("/api/{path:path}", methods=PROXY_METHODS, include_in_schema=False)
     async def proxy(
@@ -170,20 +215,51 @@ def create_proxy_router(settings: Settings) -> APIRouter:
         query = request.scope.get("query_string", b"")
         if query:
             url = url.copy_with(query=query)
-        outgoing = client.build_request(
-            request.method,
-            url,
-            headers=_outgoing_headers(request),
-            content=_request_body(request),
-            extensions=token_extensions(tokens),
-        )
-        upstream = await _send(client, outgoing)
-        response = StreamingResponse(
-            _relay(upstream),
-            status_code=upstream.status_code,
-            background=BackgroundTask(upstream.aclose),  # if the body is never iterated
-        )
-        response.raw_headers = _filtered(upstream.headers, RESPONSE_DROP)
-        return response
+        slot = slots.acquire(_user_key(request))
+        if slot is None:
+            raise ProxyBusy
+        try:
+            upstream = await _forward(request, url, settings, client, tokens)
+        except BaseException:
+            slot.release()
+            raise
+        return _relayed(upstream, slot, api_base)
 
     return router
+
+
+def _user_key(request: Request) -> str | None:
+    """The logged-in user's id, whom the per-user cap counts; None when anonymous."""
+    user = request.scope.get("session", {}).get("user")
+    return str(user["sub"]) if isinstance(user, dict) and user.get("sub") else None
+
+
+async def _forward(
+    request: Request,
+    url: httpx.URL,
+    settings: Settings,
+    client: httpx.AsyncClient,
+    tokens: TokenSource,
+) -> httpx.Response:
+    outgoing = client.build_request(
+        request.method,
+        url,
+        headers=_outgoing_headers(request),
+        content=_request_body(request, settings),
+        extensions=token_extensions(tokens),
+    )
+    return await _send(client, outgoing)
+
+
+def _relayed(upstream: httpx.Response, slot: Slot, api_base: str) -> Response:
+    """The streamed response; its slot is given back once the body is relayed or dropped."""
+
+    async def finish() -> None:  # if the body is never iterated
+        await upstream.aclose()
+        slot.release()
+
+    response = StreamingResponse(
+        _relay(upstream, slot), status_code=upstream.status_code, background=BackgroundTask(finish)
+    )
+    response.raw_headers = _response_headers(upstream, api_base)
+    return response

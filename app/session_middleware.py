@@ -43,6 +43,10 @@ RESERVED_KEYS = frozenset({CREATED, SEEN})
 # Refreshing the idle expiry costs a store write; do it at most this often per session
 # (or after a tenth of the idle timeout, when that is shorter).
 REFRESH_INTERVAL = 60.0
+USER_KEY = "user"  # set at /callback: a session without it is a login in progress
+# Seconds a session without a user is kept: time enough to get through the tenant's login
+# page, not a place for a flood of cookie-less /login calls to settle in.
+PENDING_LOGIN_TTL = 15 * 60
 
 
 @dataclass
@@ -192,7 +196,10 @@ class ServerSessionMiddleware:
     async def _save(self, sid: str, data: dict[str, Any], state: _SessionState, now: float) -> None:
         record = {**data, CREATED: state.created, SEEN: now}
         ttl = min(self.idle_timeout, self._remaining(state, now))
-        await self.store.save(sid, record, ttl)
+        pending = USER_KEY not in data  # a login in progress: short-lived, kept apart
+        if pending:
+            ttl = min(ttl, PENDING_LOGIN_TTL)
+        await self.store.save(sid, record, ttl, pending=pending)
 
     def _cookie(self, value: str, max_age: int) -> str:
         parts = [f"{self.cookie_name}={value}", "Path=/", f"Max-Age={max_age}"]

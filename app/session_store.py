@@ -19,12 +19,13 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from app.config import Settings
+from app.config import MEMORY_STORE_MAX_BYTES, Settings
 from app.errors import SessionStoreUnavailable, SettingsError
 
 logger = logging.getLogger(__name__)
 
 REDIS_KEY_PREFIX = "app:session:"
+PENDING_SHARE = 10  # the pending-login space of the memory store is 1/10 of its size
 # A session lookup sits in front of every page: fail fast (503) rather than hang a worker.
 REDIS_SOCKET_TIMEOUT = 2.0  # seconds for one command
 REDIS_CONNECT_TIMEOUT = 2.0  # seconds to open a connection
@@ -42,8 +43,11 @@ class SessionStore(Protocol):
         """The record saved under `sid`, or None when there is none or it has expired."""
         ...
 
-    async def save(self, sid: str, data: SessionRecord, ttl: int) -> None:
-        """Store `data` under `sid` for `ttl` seconds (replacing any previous record)."""
+    async def save(self, sid: str, data: SessionRecord, ttl: int, *, pending: bool = False) -> None:
+        """Store `data` under `sid` for `ttl` seconds (replacing any previous record).
+
+        `pending`: a login in progress (no user yet), which must never push a user out.
+        """
         ...
 
     async def delete(self, sid: str) -> None:
@@ -71,45 +75,85 @@ def decode_record(raw: bytes | str | None) -> SessionRecord | None:
     return data if isinstance(data, dict) else None
 
 
+class _Space:
+    """One least-recently-used table of records, bounded by count and by bytes."""
+
+    def __init__(self, max_records: int, max_bytes: int) -> None:
+        self.max_records = max_records
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        # sid -> (expiry on the monotonic clock, JSON bytes); order = least recently used first
+        self.records: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+
+    def get(self, sid: str) -> bytes | None:
+        entry = self.records.get(sid)
+        if entry is None:
+            return None
+        if time.monotonic() >= entry[0]:
+            self.pop(sid)
+            return None
+        self.records.move_to_end(sid)
+        return entry[1]
+
+    def put(self, sid: str, raw: bytes, ttl: int) -> None:
+        self.pop(sid)
+        self.records[sid] = (time.monotonic() + ttl, raw)
+        self.bytes += len(raw)
+        while len(self.records) > 1 and (
+            len(self.records) > self.max_records or self.bytes > self.max_bytes
+        ):
+            self.pop(next(iter(self.records)))
+
+    def pop(self, sid: str) -> None:
+        entry = self.records.pop(sid, None)
+        if entry is not None:
+            self.bytes -= len(entry[1])
+
+
 class MemorySessionStore:
     """Sessions in this process: lost on restart, not shared between workers.
 
-    Bounded: beyond `max_sessions` the least recently used session is evicted, so a flood
-    of anonymous requests cannot exhaust memory.  Expired records are dropped when met.
+    Bounded by count and by bytes: beyond either, the least recently used session is
+    evicted, so a flood of requests cannot exhaust memory.  Pending logins (`pending=True`:
+    no user yet) live in a space of their own, a tenth of the size, so a flood of
+    cookie-less `/login` calls evicts only other pending logins, never a logged-in user.
+    Expired records are dropped when met.
     """
 
-    def __init__(self, max_sessions: int) -> None:
-        if max_sessions < 1:
-            raise ValueError("max_sessions must be at least 1")
+    def __init__(self, max_sessions: int, max_bytes: int = MEMORY_STORE_MAX_BYTES) -> None:
+        if max_sessions < 1 or max_bytes < 1:
+            raise ValueError("max_sessions and max_bytes must be at least 1")
         self.max_sessions = max_sessions
-        # sid -> (expiry on the monotonic clock, JSON bytes); order = least recently used first
-        self._records: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._users = _Space(max_sessions, max_bytes)
+        self._pending = _Space(
+            max(1, max_sessions // PENDING_SHARE), max(1, max_bytes // PENDING_SHARE)
+        )
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._users.records) + len(self._pending.records)
+
+    @property
+    def bytes(self) -> int:
+        """Bytes of records held, both spaces together."""
+        return self._users.bytes + self._pending.bytes
 
     async def load(self, sid: str) -> SessionRecord | None:
-        entry = self._records.get(sid)
-        if entry is None:
-            return None
-        expires_at, raw = entry
-        if time.monotonic() >= expires_at:
-            del self._records[sid]
-            return None
-        self._records.move_to_end(sid)
+        raw = self._users.get(sid) or self._pending.get(sid)
         return decode_record(raw)
 
-    async def save(self, sid: str, data: SessionRecord, ttl: int) -> None:
-        self._records[sid] = (time.monotonic() + ttl, encode_record(data))
-        self._records.move_to_end(sid)
-        while len(self._records) > self.max_sessions:
-            self._records.popitem(last=False)
+    async def save(self, sid: str, data: SessionRecord, ttl: int, *, pending: bool = False) -> None:
+        space, other = (self._pending, self._users) if pending else (self._users, self._pending)
+        other.pop(sid)
+        space.put(sid, encode_record(data), ttl)
 
     async def delete(self, sid: str) -> None:
-        self._records.pop(sid, None)
+        self._users.pop(sid)
+        self._pending.pop(sid)
 
     async def aclose(self) -> None:
-        self._records.clear()
+        for space in (self._users, self._pending):
+            space.records.clear()
+            space.bytes = 0
 
 
 def redacted_location(url: str) -> str:
@@ -155,7 +199,9 @@ class RedisSessionStore:
             raise self._unavailable(exc) from None
         return decode_record(raw)
 
-    async def save(self, sid: str, data: SessionRecord, ttl: int) -> None:
+    async def save(self, sid: str, data: SessionRecord, ttl: int, *, pending: bool = False) -> None:
+        # Pending logins get a short ttl from the middleware; with Redis's volatile-ttl
+        # eviction policy they are what goes first when memory runs out.
         try:
             await self._redis.set(REDIS_KEY_PREFIX + sid, encode_record(data), ex=ttl)
         except (RedisError, OSError) as exc:
@@ -176,7 +222,7 @@ def create_session_store(settings: Settings) -> SessionStore:
     url = settings.session_store_url.strip()
     scheme = urlsplit(url).scheme.lower()
     if scheme == "memory":
-        return MemorySessionStore(settings.session_max_memory)
+        return MemorySessionStore(settings.session_max_memory, settings.session_max_memory_bytes)
     if scheme in ("redis", "rediss", "unix"):
         return RedisSessionStore(url)
     # Only the scheme in the message: the URL may carry a password.

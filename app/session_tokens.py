@@ -96,6 +96,24 @@ def _basic_auth(client_id: str, client_secret: str) -> str:
     return "Basic " + base64.b64encode(raw).decode()
 
 
+def with_client_auth(
+    settings: Settings, metadata: Mapping[str, Any], form: dict[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The form and headers of a call to the tenant as this client (token or revocation).
+
+    client_secret_basic when discovery offers it (or says nothing), else client_secret_post.
+    """
+    headers = {"Accept": "application/json"}
+    methods = metadata.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
+    if "client_secret_basic" in methods:
+        headers["Authorization"] = _basic_auth(
+            settings.auth0_client_id, settings.auth0_client_secret
+        )
+        return form, headers
+    secret = {"client_id": settings.auth0_client_id, "client_secret": settings.auth0_client_secret}
+    return form | secret, headers
+
+
 def _scopes(scope: str | None) -> set[str]:
     return set((scope or "").split())
 
@@ -172,19 +190,10 @@ class SessionTokens:
             form["audience"] = audience
         if scope:
             form["scope"] = scope
-        headers = {"Accept": "application/json"}
-        settings = self._settings
-        if self._dpop is not None and audience == settings.auth0_audience:
+        form, headers = with_client_auth(self._settings, metadata, form)
+        if self._dpop is not None and audience == self._settings.auth0_audience:
             # Only the app's own API gets DPoP-bound tokens; the Management API stays Bearer.
             headers["DPoP"] = self._dpop.proof("POST", str(metadata["token_endpoint"]))
-        methods = metadata.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
-        if "client_secret_basic" in methods:
-            headers["Authorization"] = _basic_auth(
-                settings.auth0_client_id, settings.auth0_client_secret
-            )
-        else:
-            form |= {"client_id": settings.auth0_client_id}
-            form |= {"client_secret": settings.auth0_client_secret}
         try:
             response = await self._http.post(metadata["token_endpoint"], data=form, headers=headers)
         except httpx.HTTPError as exc:

@@ -53,6 +53,18 @@ ERROR_MESSAGES: dict[str, tuple[str, str]] = {
         "The form could not be accepted.",
         "It was missing its security token or came from another site. Reload the page and retry.",
     ),
+    "return_to_too_long": (
+        "The page to come back to after login is too long.",
+        "Start again from the Log in button.",
+    ),
+    "request_timeout": (
+        "The form took too long to arrive.",
+        "Check your connection, go back and send it again.",
+    ),
+    "request_too_large": (
+        "The form was too large to accept.",
+        "Go back, shorten what you entered and try again.",
+    ),
     "not_found": ("This page does not exist.", "Check the address, or go back to the home page."),
     "unknown": ("Something went wrong.", "Go back to the home page and try again."),
 }

@@ -24,7 +24,7 @@ import httpx
 from app.config import SESSION_COOKIE
 from bench.wrk import WrkResult, run_wrk
 from testing.login import ALICE, AUDIENCE, log_in, session_cookie
-from testing.process_stack import ProcessStack, running_process_stack
+from testing.process_stack import LOAD_APP_ENV, ProcessStack, running_process_stack
 from testing.tenant import code_flow
 
 PATH = "/api/external"
@@ -82,7 +82,7 @@ def measure_proxy(
     duration: float = DEFAULT_DURATION,
     connection_counts: Sequence[int] = (LOADED_CONNECTIONS, SINGLE_CONNECTION),
 ) -> list[ProxyFigures]:
-    with running_process_stack() as system:
+    with running_process_stack(app_env=LOAD_APP_ENV) as system:
         cookie, bearer = asyncio.run(_credentials(system))
         proxied_url, direct_url = system.app.url + PATH, system.api.url + PATH
         for url, header in ((proxied_url, cookie), (direct_url, bearer)):

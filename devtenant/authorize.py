@@ -15,15 +15,21 @@ from fastapi.responses import Response
 
 from devtenant.config import Client, User
 from devtenant.errors import BadParameters, ErrorPage, RedirectError, redirect_with
-from devtenant.grants import AuthorizationRequest, Session
+from devtenant.grants import TRANSACTION_LIFETIME, AuthorizationRequest, Session, new_secret
 from devtenant.params import form_params, query_params, scopes_of
-from devtenant.scopes import lookup, resolve
-from devtenant.tenant import SESSION_COOKIE, TEMPLATES, Tenant, TenantDep
+from devtenant.same_origin import check_same_origin
+from devtenant.scopes import NOT_AUTHORIZED, lookup, may_request, resolve
+from devtenant.tenant import BROWSER_COOKIE, SESSION_COOKIE, TEMPLATES, Tenant, TenantDep
 
 PKCE_METHOD = "S256"
 KNOWN_PROMPTS = frozenset({"none", "login", "consent", "select_account"})
 WRONG_CREDENTIALS = "Wrong email or password."
-EXPIRED_LOGIN = "This login page has expired. Go back to the application and sign in again."
+EXPIRED_LOGIN = (
+    "This login page has expired or was opened in another browser. "
+    "Go back to the application and sign in again."
+)
+# A browser cookie is a token_urlsafe(32): 43 characters.  Anything else gets a new one.
+BROWSER_COOKIE_LENGTH = 43
 
 router = APIRouter()
 
@@ -62,8 +68,11 @@ def parse_request(tenant: Tenant, params: dict[str, str]) -> AuthorizationReques
     elif client.is_public:
         raise fail("invalid_request", "Public clients must use PKCE with S256.")
     audience = params.get("audience") or None
-    if audience is not None and tenant.registry.api(audience) is None:
+    api = lookup(tenant.registry, audience)
+    if audience is not None and api is None:
         raise fail("access_denied", "Service not found: the audience is not a registered API.")
+    if api is not None and not may_request(client, api, tenant.settings.management_audience):
+        raise fail("access_denied", NOT_AUTHORIZED)
     prompts = set(scopes_of(params.get("prompt")))
     if not prompts <= KNOWN_PROMPTS:
         raise fail("invalid_request", "Unsupported prompt value.")
@@ -113,21 +122,37 @@ def login_page(
     return TEMPLATES.TemplateResponse(request, "login.html", context, status_code=status)
 
 
-def start_session(
-    tenant: Tenant, response: Response, user: User, old_cookie: str | None
-) -> Session:
-    tenant.grants.end_session(old_cookie)
-    cookie, session = tenant.grants.start_session(user.user_id)
+def set_cookie(tenant: Tenant, response: Response, name: str, value: str, max_age: int) -> None:
+    """An HttpOnly, SameSite=Lax cookie for the whole tenant (Secure on https)."""
     response.set_cookie(
-        SESSION_COOKIE,
-        cookie,
-        max_age=int(tenant.grants.sessions.lifetime),
+        name,
+        value,
+        max_age=max_age,
         httponly=True,
         samesite="lax",
         secure=tenant.settings.issuer.startswith("https://"),
         path="/",
     )
+
+
+def start_session(
+    tenant: Tenant, response: Response, user: User, old_cookie: str | None
+) -> Session:
+    tenant.grants.end_session(old_cookie)
+    cookie, session = tenant.grants.start_session(user.user_id)
+    set_cookie(tenant, response, SESSION_COOKIE, cookie, int(tenant.grants.sessions.lifetime))
     return session
+
+
+def start_login(request: Request, tenant: Tenant, auth_request: AuthorizationRequest) -> Response:
+    """The login page, for a transaction bound to this browser's cookie."""
+    browser = request.cookies.get(BROWSER_COOKIE, "")
+    if len(browser) != BROWSER_COOKIE_LENGTH:
+        browser = new_secret()
+    transaction_id = tenant.grants.start_transaction(auth_request, browser)
+    response = login_page(request, tenant, transaction_id, auth_request)
+    set_cookie(tenant, response, BROWSER_COOKIE, browser, TRANSACTION_LIFETIME)
+    return response
 
 
 @router.get("/authorize")
@@ -147,18 +172,18 @@ async def authorize(request: Request, tenant: TenantDep) -> Response:
         raise RedirectError(
             auth_request.redirect_uri, "login_required", "Login required", auth_request.state
         )
-    transaction_id = tenant.grants.start_transaction(auth_request)
-    return login_page(request, tenant, transaction_id, auth_request)
+    return start_login(request, tenant, auth_request)
 
 
 @router.post("/u/login")
 async def login(request: Request, tenant: TenantDep) -> Response:
+    check_same_origin(request)  # before reading a byte of the body
     try:
         form = await form_params(request)
     except BadParameters as exc:
         raise ErrorPage(str(exc)) from exc
     transaction_id = form.get("state", "")
-    auth_request = tenant.grants.transactions.get(transaction_id)
+    auth_request = tenant.grants.transaction(transaction_id, request.cookies.get(BROWSER_COOKIE))
     if auth_request is None:
         raise ErrorPage(EXPIRED_LOGIN)
     demo = form.get("demo")

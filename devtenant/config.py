@@ -29,6 +29,7 @@ SPA_CLIENT_ID = "quickstart-spa"
 SAMPLE_API = "https://quickstarts/api"
 SAMPLE_API_SCOPES = ["read:messages"]
 MANAGEMENT_API_SCOPES = ["read:current_user", "update:current_user_metadata"]
+CURRENT_USER_MARK = "current_user"  # in every Management API scope a user's token may carry
 USER_ID_PREFIX = "auth0|"
 USER_ID_HEX_DIGITS = 24
 
@@ -48,6 +49,11 @@ class Client(BaseModel):
     web_origins: list[str] = Field(default_factory=list)
     # APIs this client may call with client_credentials (Auth0: machine-to-machine grants).
     client_grants: dict[str, list[str]] = Field(default_factory=dict)
+    # APIs this client may get users' tokens for; None: every registered API.  The
+    # Management API also needs `first_party` (and has only current_user scopes), so a
+    # leaked refresh token of any other client cannot read or edit users' profiles.
+    audiences: list[str] | None = None
+    first_party: bool = False
 
     @property
     def is_public(self) -> bool:
@@ -168,6 +174,7 @@ def default_registry(settings: Settings) -> Registry:
         logout_urls=logout_urls,
         web_origins=urls,
         client_grants={SAMPLE_API: list(SAMPLE_API_SCOPES)},
+        first_party=True,
     )
     spa = Client(
         client_id=SPA_CLIENT_ID,
@@ -211,13 +218,19 @@ def load_registry(settings: Settings) -> Registry:
         overrides = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(overrides, dict):
             raise SettingsError(f"DEVTENANT_CONFIG_FILE {path} must hold a JSON object.")
-        return Registry.model_validate({**registry.model_dump(), **overrides})
+        loaded = Registry.model_validate({**registry.model_dump(), **overrides})
     except OSError as exc:
         raise SettingsError(f"DEVTENANT_CONFIG_FILE {path} cannot be read.") from exc
     except (ValueError, ValidationError) as exc:
         if isinstance(exc, SettingsError):
             raise
         raise SettingsError(f"DEVTENANT_CONFIG_FILE {path} is not a valid tenant config.") from exc
+    management = loaded.api(settings.management_audience)
+    if management and any(CURRENT_USER_MARK not in scope for scope in management.scopes):
+        raise SettingsError(
+            f"DEVTENANT_CONFIG_FILE {path}: the Management API may define only current_user scopes."
+        )
+    return loaded
 
 
 def first_problem(exc: ValidationError) -> str:

@@ -32,6 +32,7 @@ def configuration(issuer: str, api_scopes: list[str]) -> dict[str, Any]:
         "userinfo_endpoint": f"{issuer}userinfo",
         "jwks_uri": f"{issuer}.well-known/jwks.json",
         "end_session_endpoint": f"{issuer}oidc/logout",
+        "revocation_endpoint": f"{issuer}oauth/revoke",
         "scopes_supported": [*OIDC_SCOPES, *api_scopes],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

@@ -26,6 +26,10 @@ class BadParameters(ValueError):
     """Raised when a query string or form is malformed, repeats a parameter or is too large."""
 
 
+class MetadataRejected(ValueError):
+    """Raised when a user_metadata edit would exceed the size or nesting the tenant keeps."""
+
+
 class OAuthError(Exception):
     """Base of the RFC 6749 errors answered as JSON by the token and userinfo endpoints."""
 

@@ -11,6 +11,7 @@ SHA-256 digests, never in the clear.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import time
 from collections import OrderedDict
@@ -82,6 +83,14 @@ class AuthorizationRequest:
 
 
 @dataclass
+class Transaction:
+    """A login in progress: the request, and a digest of the browser cookie it is bound to."""
+
+    request: AuthorizationRequest
+    browser: str
+
+
+@dataclass
 class Session:
     """The tenant's single sign-on session (cookie `devtenant_session`)."""
 
@@ -106,15 +115,29 @@ class Grants:
     """The tables above, and the rules for codes and refresh-token rotation."""
 
     def __init__(self, data_dir: Path, refresh_lifetime: int) -> None:
-        self.transactions: ExpiringTable[AuthorizationRequest] = ExpiringTable(TRANSACTION_LIFETIME)
+        self.transactions: ExpiringTable[Transaction] = ExpiringTable(TRANSACTION_LIFETIME)
         self.sessions: ExpiringTable[Session] = ExpiringTable(SESSION_LIFETIME)
         self.codes: ExpiringTable[Code] = ExpiringTable(CODE_LIFETIME)
         self.families = FamilyStore(data_dir, refresh_lifetime)
 
-    def start_transaction(self, request: AuthorizationRequest) -> str:
+    def start_transaction(self, request: AuthorizationRequest, browser: str) -> str:
+        """A new login transaction that only the browser holding cookie `browser` may finish."""
         transaction_id = new_secret()
-        self.transactions.put(transaction_id, request)
+        self.transactions.put(transaction_id, Transaction(request, digest(browser)))
         return transaction_id
+
+    def transaction(self, transaction_id: str, browser: str | None) -> AuthorizationRequest | None:
+        """The pending request, if `browser` is the cookie the transaction was started with.
+
+        Without this, a login form posted from another site with the attacker's own
+        transaction would log the victim's browser in as the attacker (login CSRF).
+        """
+        transaction = self.transactions.get(transaction_id)
+        if transaction is None or not browser:
+            return None
+        if not hmac.compare_digest(transaction.browser, digest(browser)):
+            return None
+        return transaction.request
 
     def start_session(self, user_id: str) -> tuple[str, Session]:
         """A new session and the cookie value that names it."""

@@ -3,17 +3,32 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from devtenant import authorize, discovery, errors, logout, management, token_endpoint, userinfo
+from devtenant import (
+    authorize,
+    discovery,
+    errors,
+    logout,
+    management,
+    revocation,
+    token_endpoint,
+    userinfo,
+)
 from devtenant.config import Settings, SettingsError, get_settings, load_registry
 from devtenant.tenant import PACKAGE_DIR, TEMPLATES, Tenant
+
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",  # old browsers
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -36,7 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url=None,
     )
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
-    for module in (discovery, authorize, token_endpoint, userinfo, logout, management):
+    routers = (discovery, authorize, token_endpoint, revocation, userinfo, logout, management)
+    for module in routers:
         app.include_router(module.router)
     origins = sorted({origin for client in registry.clients for origin in client.web_origins})
     # Browsers of registered web origins may call the token, userinfo and Management API.
@@ -46,8 +62,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["GET", "POST", "PATCH"],
         allow_headers=["Authorization", "Content-Type", "DPoP"],
     )
+    app.middleware("http")(security_headers)  # outermost: error pages get them too
     errors.install(app, TEMPLATES)
     return app
+
+
+async def security_headers(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """No tenant page may be framed (a framed login form invites clickjacking) or sniffed."""
+    response = await call_next(request)
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 def __getattr__(name: str) -> Any:

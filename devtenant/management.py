@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 
 from devtenant.bearer import bearer_token, verify
 from devtenant.config import User
-from devtenant.errors import InvalidToken, ManagementError
+from devtenant.errors import InvalidToken, ManagementError, MetadataRejected
 from devtenant.params import MAX_BODY_BYTES, scopes_of
 from devtenant.tenant import Tenant, TenantDep
 
@@ -66,7 +66,8 @@ async def json_object(request: Request) -> dict[str, Any]:
             raise ManagementError(413, "Payload Too Large", "The body is too large.", "too_large")
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: a body of a few kB can nest deeper than Python's parser goes.
         raise bad_request("Payload validation error: invalid JSON.") from exc
     if not isinstance(data, dict):
         raise bad_request("Payload validation error: expected an object.")
@@ -88,4 +89,7 @@ async def patch_user(user_id: str, request: Request, tenant: TenantDep) -> JSONR
     metadata = body.get("user_metadata", {})
     if not isinstance(metadata, dict):
         raise bad_request("Payload validation error: user_metadata must be an object.")
-    return JSONResponse(await tenant.users.update_metadata(user, metadata))
+    try:
+        return JSONResponse(await tenant.users.update_metadata(user, metadata))
+    except MetadataRejected as exc:
+        raise bad_request(f"Payload validation error: {exc}") from exc

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import Request
 
-from devtenant.errors import BadParameters
+from devtenant.errors import BadParameters, InvalidRequest
 
 MAX_PARAM_LENGTH = 4096  # characters: room for an id_token_hint, not for a 10 kB state
 MAX_PARAMS = 40
@@ -54,6 +54,22 @@ async def form_params(request: Request) -> dict[str, str]:
     except UnicodeDecodeError as exc:
         raise BadParameters("The body is not UTF-8.") from exc
     return parse_pairs(text)
+
+
+async def oauth_form(request: Request) -> dict[str, str]:
+    """`form_params` for the OAuth endpoints, where a bad body is RFC 6749 invalid_request."""
+    try:
+        return await form_params(request)
+    except BadParameters as exc:
+        raise InvalidRequest(str(exc)) from exc
+
+
+def required(form: dict[str, str], name: str) -> str:
+    """The parameter's value; InvalidRequest when it is missing or empty."""
+    value = form.get(name)
+    if not value:
+        raise InvalidRequest(f"Missing required parameter: {name}")
+    return value
 
 
 def scopes_of(value: str | None) -> list[str]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from devtenant.config import Api, Registry, User
+from devtenant.config import Api, Client, Registry, User
 
 OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
+NOT_AUTHORIZED = "The client is not authorized to access this API."
 
 
 @dataclass
@@ -48,3 +49,10 @@ def exceeding(
 
 def lookup(registry: Registry, audience: str | None) -> Api | None:
     return registry.api(audience) if audience else None
+
+
+def may_request(client: Client, api: Api, management_audience: str) -> bool:
+    """Whether `client` may get a user's token for `api` (see `Client.audiences`)."""
+    if api.identifier == management_audience and not client.first_party:
+        return False
+    return client.audiences is None or api.identifier in client.audiences

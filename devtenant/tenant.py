@@ -18,6 +18,8 @@ from devtenant.users import Directory
 PACKAGE_DIR = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=PACKAGE_DIR / "templates")
 SESSION_COOKIE = "devtenant_session"
+# Names this browser to the login transactions it starts (see Grants.transaction).
+BROWSER_COOKIE = "devtenant_browser"
 
 
 @dataclass

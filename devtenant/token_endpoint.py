@@ -22,7 +22,6 @@ from devtenant.config import Client, User
 from devtenant.errors import (
     NO_STORE,
     AccessDenied,
-    BadParameters,
     InvalidDpopProof,
     InvalidGrant,
     InvalidRequest,
@@ -31,20 +30,21 @@ from devtenant.errors import (
     UnsupportedGrantType,
 )
 from devtenant.minting import CLIENT_CREDENTIALS_GTY, AccessGrant, access_token, id_token
-from devtenant.params import form_params, scopes_of
+from devtenant.params import oauth_form, required, scopes_of
 from devtenant.refresh_families import RefreshFamily
-from devtenant.scopes import OIDC_SCOPES, api_scopes_for, exceeding, lookup, resolve
+from devtenant.scopes import (
+    NOT_AUTHORIZED,
+    OIDC_SCOPES,
+    api_scopes_for,
+    exceeding,
+    lookup,
+    may_request,
+    resolve,
+)
 from devtenant.tenant import Tenant, TenantDep
 
 Body = dict[str, Any]
 router = APIRouter()
-
-
-def _required(form: dict[str, str], name: str) -> str:
-    value = form.get(name)
-    if not value:
-        raise InvalidRequest(f"Missing required parameter: {name}")
-    return value
 
 
 def verify_pkce(challenge: str | None, verifier: str | None) -> None:
@@ -112,7 +112,7 @@ def _user(tenant: Tenant, user_id: str) -> User:
 def authorization_code(
     tenant: Tenant, client: Client, form: dict[str, str], jkt: str | None
 ) -> Body:
-    code = tenant.grants.code(_required(form, "code"))
+    code = tenant.grants.code(required(form, "code"))
     if code is None or code.request.client_id != client.client_id:
         raise InvalidGrant("Invalid authorization code.")
     if code.used:
@@ -156,6 +156,9 @@ def _refresh_scopes(
         api = lookup(tenant.registry, audience)
         if api is None:
             raise AccessDenied("Service not found: the audience is not a registered API.")
+        client = tenant.registry.client(family.client_id)
+        if client is None or not may_request(client, api, tenant.settings.management_audience):
+            raise AccessDenied(NOT_AUTHORIZED)
         if not requested:
             oidc = [scope for scope in family.scopes if scope in OIDC_SCOPES]
             requested = oidc + api_scopes_for(api, user)
@@ -167,7 +170,7 @@ def _refresh_scopes(
 
 
 def refresh_token(tenant: Tenant, client: Client, form: dict[str, str], jkt: str | None) -> Body:
-    family, is_current = tenant.grants.family_of(_required(form, "refresh_token"))
+    family, is_current = tenant.grants.family_of(required(form, "refresh_token"))
     if family is None or family.client_id != client.client_id or family.revoked:
         raise InvalidGrant("Unknown or invalid refresh token.")
     if not is_current:
@@ -198,11 +201,11 @@ def client_credentials(
 ) -> Body:
     if client.is_public:
         raise UnauthorizedClient("Public clients cannot use client_credentials.")
-    audience = _required(form, "audience")
+    audience = required(form, "audience")
     api = tenant.registry.api(audience)
     allowed = client.client_grants.get(audience)
     if api is None or allowed is None:
-        raise AccessDenied("The client is not authorized to access this API.")
+        raise AccessDenied(NOT_AUTHORIZED)
     scopes = scopes_of(form.get("scope")) or list(allowed)
     extra = [scope for scope in scopes if scope not in allowed]
     if extra:
@@ -235,11 +238,8 @@ GRANTS: dict[str, Callable[[Tenant, Client, dict[str, str], str | None], Body]] 
 
 @router.post("/oauth/token")
 async def token(request: Request, tenant: TenantDep) -> JSONResponse:
-    try:
-        form = await form_params(request)
-    except BadParameters as exc:
-        raise InvalidRequest(str(exc)) from exc
-    grant = GRANTS.get(_required(form, "grant_type"))
+    form = await oauth_form(request)
+    grant = GRANTS.get(required(form, "grant_type"))
     if grant is None:
         raise UnsupportedGrantType("Unsupported grant_type.")
     client = client_auth.authenticate(tenant.registry, request, form)

@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from devtenant.config import USER_ID_PREFIX, Registry, Settings, User
+from devtenant.errors import MetadataRejected
 from devtenant.json_files import Document, JsonStore
 
 USERS_FILE = "users.json"
 CONNECTION = "Username-Password-Authentication"
 CREATED_AT = "2024-01-01T00:00:00.000Z"  # demo users exist "since forever"
+# Auth0 caps a serialized user profile at 10 kB; user_metadata alone gets that here.
+MAX_METADATA_BYTES = 10 * 1024
+MAX_METADATA_DEPTH = 10  # levels of objects and arrays inside user_metadata
 AVATAR_COLOURS = ["#635dff", "#1f8a70", "#d6336c", "#e67700", "#1971c2", "#5f3dc4"]
 
 
@@ -35,6 +40,33 @@ def merge_metadata(current: dict[str, Any], changes: dict[str, Any]) -> dict[str
         else:
             merged[key] = value
     return merged
+
+
+def nests_deeper_than(value: Any, limit: int) -> bool:
+    """True when objects and arrays nest more than `limit` levels in `value`.
+
+    Level by level, stopping past `limit`: no recursion, however hostile the body.
+    """
+    level: list[Any] = [value]
+    for _ in range(limit + 1):
+        containers = [item for item in level if isinstance(item, dict | list)]
+        if not containers:
+            return False
+        level = [
+            child
+            for item in containers
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+    return True
+
+
+def check_metadata(metadata: dict[str, Any]) -> None:
+    """MetadataRejected unless `metadata` stays within the size and nesting caps."""
+    if nests_deeper_than(metadata, MAX_METADATA_DEPTH):
+        raise MetadataRejected(f"user_metadata nests deeper than {MAX_METADATA_DEPTH} levels.")
+    size = len(json.dumps(metadata, separators=(",", ":")).encode())
+    if size > MAX_METADATA_BYTES:
+        raise MetadataRejected(f"user_metadata is larger than {MAX_METADATA_BYTES} bytes.")
 
 
 def avatar_svg(user: User) -> str:
@@ -102,12 +134,17 @@ class Directory:
         }
 
     async def update_metadata(self, user: User, changes: dict[str, Any]) -> dict[str, Any]:
-        """Merge `changes` into the user's metadata, persist it, and return the new profile."""
+        """Merge `changes` into the user's metadata, persist it, and return the new profile.
+
+        MetadataRejected, and nothing saved, when the result would be too large or too deep.
+        """
 
         def change(data: Document) -> None:
             edits = dict(self._edits(user.user_id, data))
             current = edits.get("user_metadata", user.user_metadata)
-            edits["user_metadata"] = merge_metadata(current, changes)
+            merged = merge_metadata(current, changes)
+            check_metadata(merged)
+            edits["user_metadata"] = merged
             edits["updated_at"] = _now()
             data[user.user_id] = edits
 

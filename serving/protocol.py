@@ -27,6 +27,7 @@ MAX_HEAD_BYTES = 64 * 1024
 # Seconds a client may take to send a request's line and headers (nginx's
 # client_header_timeout is 60 s; a real browser sends a head in one packet).
 HEAD_TIMEOUT = 10.0
+HEAD_END = b"\r\n\r\n"  # the blank line that ends a request head
 
 
 def _close_response(status: bytes, error: str, description: str) -> bytes:
@@ -62,6 +63,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._reading_head = True  # a connection starts with a head
         self._head_bytes = 0
+        self._tail = b""  # the last bytes of the head so far, to find its end across reads
         self._head_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -76,10 +78,16 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return  # refused already: nothing more is parsed
         if self._reading_head:
-            self._head_bytes += len(data)
-            if self._head_bytes > self.max_head_bytes:
+            # Only the bytes up to the blank line count: a body sent in the same packet as
+            # its head (a form, an upload) is not head, and must not be taken for one.
+            window = self._tail + data
+            end = window.find(HEAD_END)
+            head_part = len(data) if end < 0 else end + len(HEAD_END) - len(self._tail)
+            if self._head_bytes + head_part > self.max_head_bytes:
                 self._refuse(TOO_LARGE)
                 return
+            self._head_bytes += head_part
+            self._tail = window[-(len(HEAD_END) - 1) :]
         super().data_received(data)
 
     def on_message_begin(self) -> None:
@@ -96,6 +104,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         # What comes next on this connection is the next request's head.
         self._reading_head = True
         self._head_bytes = 0
+        self._tail = b""
 
     def _start_head_timer(self) -> None:
         self._cancel_head_timer()

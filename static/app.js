@@ -2,6 +2,24 @@
 // the JSON.  Without JavaScript the buttons post the form and the server renders the result.
 "use strict";
 
+// CSRF for /api/*: the app refuses POST, PUT, PATCH and DELETE through its proxy unless the
+// browser says the call is same-origin (Origin / Sec-Fetch-Site, which fetch() sends by
+// itself) AND the X-CSRF-Token header carries the session's token, which the page puts in
+// <meta name="csrf-token">.  A form on another site can send neither, so it cannot make the
+// proxy attach your access token to a write.  The app strips the header before the API.
+const UNSAFE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+function apiFetch(path, options = {}) {
+  const method = (options.method || "GET").toUpperCase();
+  const headers = new Headers(options.headers || {});
+  headers.set("Accept", "application/json");
+  if (UNSAFE_METHODS.has(method)) {
+    const meta = document.querySelector('meta[name="csrf-token"]');
+    if (meta) headers.set("X-CSRF-Token", meta.content);
+  }
+  return fetch(path, { ...options, method, headers, credentials: "same-origin" });
+}
+
 // Which message explains a failed call: the same rules as api_error_code() in app/pages.py.
 // A 503 whose error is `temporarily_unavailable` is the API saying it cannot fetch the
 // identity provider's keys; any other 503 (the web app's own session store) is unexpected.
@@ -44,10 +62,7 @@ function showResult(target, form, status, body) {
 async function callApi(form, button, target) {
   button.disabled = true;
   try {
-    const response = await fetch(button.dataset.path, {
-      headers: { Accept: "application/json" },
-      credentials: "same-origin",
-    });
+    const response = await apiFetch(button.dataset.path);
     let body = null;
     try { body = await response.json(); } catch (_) { body = null; }
     showResult(target, form, response.status, body);

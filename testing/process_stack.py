@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.config import PROXY_MAX_CONCURRENT
 from testing.login import AUDIENCE
 from testing.processes import LOOPBACK, REPO_ROOT, ManagedProcess
 from testing.servers import free_port
@@ -25,6 +26,10 @@ SESSION_SECRET = "bench-session-secret-0123456789abcdef"  # noqa: S105
 # One worker, no reload, no access log: how each service runs in production.
 UVICORN = [sys.executable, "-m", "serving", "--log-level", "warning"]  # as the Procfile runs it
 APP_TARGET = ("app.main:app",)
+# Load tests and benchmarks drive the proxy with one session standing in for many users;
+# the per-user cap (8 calls at once) would answer most of their calls 503.  The overall cap
+# (PROXY_MAX_CONCURRENT, 64) still holds.
+LOAD_APP_ENV = {"PROXY_MAX_CONCURRENT_PER_USER": str(PROXY_MAX_CONCURRENT)}
 
 
 @dataclass
@@ -76,6 +81,7 @@ def app_process(
     workdir: Path,
     store_url: str = "memory://",
     target: Sequence[str] = APP_TARGET,
+    extra_env: Mapping[str, str] | None = None,
 ) -> ManagedProcess:
     env = _child_env(
         AUTH0_ISSUER_BASE_URL=issuer,
@@ -84,6 +90,7 @@ def app_process(
         API_BASE_URL=api_url,
         SESSION_SECRET=SESSION_SECRET,
         SESSION_STORE_URL=store_url,
+        **(extra_env or {}),
     )
     command = [*UVICORN, *target, "--host", LOOPBACK, "--port", str(port)]
     return ManagedProcess("app", command, port, env=env, ready_path="/", cwd=workdir)
@@ -91,9 +98,14 @@ def app_process(
 
 @contextmanager
 def running_process_stack(
-    store_url: str = "memory://", app_target: Sequence[str] = APP_TARGET
+    store_url: str = "memory://",
+    app_target: Sequence[str] = APP_TARGET,
+    app_env: Mapping[str, str] | None = None,
 ) -> Iterator[ProcessStack]:
-    """Tenant, API and app started (in that order) and stopped again, whatever happens."""
+    """Tenant, API and app started (in that order) and stopped again, whatever happens.
+
+    `app_env`: more of the app's settings, e.g. LOAD_APP_ENV.
+    """
     with tempfile.TemporaryDirectory(prefix="system-") as tmp, ExitStack() as stack:
         workdir = Path(tmp)
         app_port = free_port()
@@ -102,7 +114,7 @@ def running_process_stack(
         issuer = f"{tenant.url}/"
         api = stack.enter_context(api_process(free_port(), issuer, workdir))
         app = stack.enter_context(
-            app_process(app_port, issuer, api.url, workdir, store_url, app_target)
+            app_process(app_port, issuer, api.url, workdir, store_url, app_target, app_env)
         )
         yield ProcessStack(tenant=tenant, api=api, app=app)
 

@@ -65,6 +65,8 @@ def now() -> int:
         pytest.param({"iat": 3600}, True, id="iat-in-future"),
         pytest.param({"exp": None}, False, id="no-exp"),
         pytest.param({"exp": "9999999999"}, False, id="exp-as-string"),
+        pytest.param({"exp": 10**400}, False, id="exp-10-to-the-400"),
+        pytest.param({"nbf": -(10**400)}, False, id="nbf-minus-10-to-the-400"),
         pytest.param({"iat": None}, True, id="no-iat"),
     ],
 )

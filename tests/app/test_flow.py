@@ -87,7 +87,7 @@ async def test_a_whole_visit_leaks_no_token(
             after = await client.get("/")
             assert 'href="/external-api"' not in after.text
 
-    assert app_cookies <= {SESSION_COOKIE, "devtenant_session"}
+    assert app_cookies <= {SESSION_COOKIE, "devtenant_session", "devtenant_browser"}
     app_pages = [r for r in responses if r.url.port == stack.app.port]
     assert len(app_pages) >= 8
     for response in app_pages:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -10,13 +9,6 @@ import pytest
 
 from testing.live_stack import LiveStack, csrf_from, running_live_stack
 from testing.login import BOB
-
-
-@pytest.fixture
-async def alice(stack: LiveStack) -> AsyncIterator[httpx.AsyncClient]:
-    async with stack.client() as client:
-        await stack.login(client)
-        yield client
 
 
 async def test_home_for_visitors_offers_login_and_no_api_link(stack: LiveStack) -> None:

@@ -7,6 +7,7 @@ import hashlib
 import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -98,9 +99,9 @@ def backend_app(seen: list[str]) -> ASGIApp:
     return recording
 
 
-def proxy_app(api_base_url: str, timeout: httpx.Timeout | None = None) -> FastAPI:
-    """A minimal app around the proxy, the way main.py wires it."""
-    settings = Settings(_env_file=None, api_base_url=api_base_url)
+def proxy_app(api_base_url: str, timeout: httpx.Timeout | None = None, **overrides: Any) -> FastAPI:
+    """A minimal app around the proxy, the way main.py wires it (`overrides`: Settings)."""
+    settings = Settings(_env_file=None, api_base_url=api_base_url, **overrides)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -112,7 +113,20 @@ def proxy_app(api_base_url: str, timeout: httpx.Timeout | None = None) -> FastAP
     app.include_router(create_proxy_router(settings))
     register_exception_handlers(app)
     app.dependency_overrides[get_token_source] = fake_token_source
+    app.add_middleware(FakeSession)
     return app
+
+
+class FakeSession:
+    """`X-Test-User: name` is a logged-in session of user `name` (the per-user cap's key)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        user = dict(scope.get("headers", [])).get(b"x-test-user")
+        scope["session"] = {"user": {"sub": user.decode()}} if user else {}
+        await self.app(scope, receive, send)
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,37 @@ RECORD = {"user": {"sub": "auth0|0123456789abcdef01234567"}, "_state_auth0_x": {
 # --- memory -----------------------------------------------------------------------------
 
 
+async def test_memory_is_bounded_by_bytes_as_well_as_count() -> None:
+    store = MemorySessionStore(1000, max_bytes=4000)
+    for i in range(20):
+        await store.save(f"s{i}", {"user": {"sub": str(i)}, "pad": "x" * 900}, ttl=60)
+    assert store.bytes <= 4000
+    assert len(store) == 4
+    assert await store.load("s0") is None
+    assert await store.load("s19") is not None
+
+
+async def test_a_flood_of_pending_logins_never_evicts_a_user() -> None:
+    store = MemorySessionStore(20)
+    await store.save("alice", RECORD, ttl=60)
+    for i in range(500):
+        await store.save(f"pending{i}", {"return_to": "/"}, ttl=60, pending=True)
+    assert await store.load("alice") == RECORD
+    assert len(store) == 1 + 20 // 10  # the pending space is a tenth of the store
+    assert await store.load("pending499") == {"return_to": "/"}
+
+
+async def test_a_pending_login_that_completes_moves_to_the_users_space() -> None:
+    store = MemorySessionStore(20)
+    await store.save("s", {"return_to": "/"}, ttl=60, pending=True)
+    await store.save("s", RECORD, ttl=60)
+    for i in range(10):
+        await store.save(f"pending{i}", {"return_to": "/"}, ttl=60, pending=True)
+    assert await store.load("s") == RECORD
+    await store.delete("s")
+    assert await store.load("s") is None
+
+
 async def test_memory_round_trip_and_delete() -> None:
     store = MemorySessionStore(10)
     await store.save("a", RECORD, ttl=60)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import httpx
 import pytest
 
@@ -81,3 +83,36 @@ async def test_logout_without_return_url_shows_a_page(
     assert response.status_code == 200
     assert "logged out" in response.text
     assert await session_is_gone(client, tenant)
+
+
+def hostile_hint(header: str, payload: str) -> str:
+    def encode(text: str) -> str:
+        return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+
+    return f"{encode(header)}.{encode(payload)}.x"
+
+
+NESTED = "[" * 1000 + "]" * 1000
+
+
+@pytest.mark.parametrize(
+    "hint",
+    [
+        hostile_hint('{"alg":"RS256"}', '{"aud":' + NESTED + "}"),
+        hostile_hint('{"alg":"RS256","kid":' + NESTED + "}", '{"aud":"x"}'),
+        hostile_hint('{"alg":"RS256"}', NESTED),
+        hostile_hint("[1]", "1"),
+        hostile_hint('{"alg":"RS256"}', '{"aud":"quickstart-web","exp":1e999}'),
+    ],
+    ids=["nested-claims", "nested-header", "array-claims", "array-header", "huge-exp"],
+)
+async def test_hostile_id_token_hints_are_400(
+    tenant: LiveServer, client: httpx.AsyncClient, hint: str
+) -> None:
+    response = await client.get(
+        f"{tenant.url}/oidc/logout",
+        params={"id_token_hint": hint, "post_logout_redirect_uri": "http://app.test/"},
+    )
+    assert response.status_code == 400
+    assert "not a valid ID token" in response.text
+    assert "location" not in response.headers

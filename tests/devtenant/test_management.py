@@ -140,3 +140,47 @@ async def test_concurrent_patches_lose_no_edit(
     final = (await client.get(url, headers=bearer(token))).json()["user_metadata"]
     assert final == {"theme": "light", **{f"key{i}": i for i in range(20)}}
     assert temp_files(data_dir) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        pytest.param(
+            b'{"user_metadata": ' + b"[" * 2000 + b"]" * 2000 + b"}",
+            "invalid JSON",
+            id="nested-2000",
+        ),
+        pytest.param(
+            b'{"user_metadata": {"a": ' + b'{"b": ' * 11 + b"1" + b"}" * 12 + b"}",
+            "nests deeper",
+            id="nested-12",
+        ),
+        pytest.param(
+            b'{"user_metadata": {"blob": "' + b"x" * 11_000 + b'"}}', "larger than", id="11kB"
+        ),
+    ],
+)
+async def test_hostile_metadata_is_400_and_keeps_what_was_saved(
+    tenant: LiveServer, client: httpx.AsyncClient, body: bytes, message: str
+) -> None:
+    token, user_id = await management_token(client, tenant)
+    url = f"{tenant.url}/api/v2/users/{user_id}"
+    headers = {**bearer(token), "content-type": "application/json"}
+    response = await client.patch(url, headers=headers, content=body)
+    assert message in assert_auth0_error(response, 400)["message"]
+    user = await client.get(url, headers=bearer(token))
+    assert user.json()["user_metadata"] == {"theme": "light"}
+
+
+async def test_metadata_cannot_grow_past_the_cap_a_little_at_a_time(
+    tenant: LiveServer, client: httpx.AsyncClient
+) -> None:
+    token, user_id = await management_token(client, tenant)
+    url = f"{tenant.url}/api/v2/users/{user_id}"
+    statuses = []
+    for i in range(4):
+        edit = {"user_metadata": {f"key{i}": "y" * 3000}}
+        statuses.append((await client.patch(url, headers=bearer(token), json=edit)).status_code)
+    assert statuses == [200, 200, 200, 400]
+    kept = (await client.get(url, headers=bearer(token))).json()["user_metadata"]
+    assert sorted(kept) == ["key0", "key1", "key2", "theme"]

@@ -18,7 +18,13 @@ import pytest
 
 from app.config import SESSION_COOKIE
 from testing.login import log_in, session_cookie
-from testing.process_stack import ProcessStack, rss_bytes, running_process_stack, serving_pid
+from testing.process_stack import (
+    LOAD_APP_ENV,
+    ProcessStack,
+    rss_bytes,
+    running_process_stack,
+    serving_pid,
+)
 
 REQUESTS = 20_000
 CONCURRENCY = 64
@@ -33,7 +39,7 @@ MAX_GROWTH = 32 * 1024 * 1024
 
 @pytest.fixture(scope="module")
 def system() -> Iterator[ProcessStack]:
-    with running_process_stack() as running:
+    with running_process_stack(app_env=LOAD_APP_ENV) as running:
         yield running
 
 

@@ -141,6 +141,18 @@ async def test_each_request_on_a_connection_gets_its_own_allowance() -> None:
     assert not transport.closed
 
 
+async def test_a_body_arriving_with_its_head_does_not_count_as_head() -> None:
+    """A 200 kB upload sent in one packet with a small head is a request, not a 431."""
+    app = Recorder()
+    protocol, transport = connect(app)
+    body = b"x" * (200 * 1024)
+    start = b"POST / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n"
+    protocol.data_received(start + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    await asyncio.sleep(0.05)
+    assert app.calls == 1
+    assert transport.written.startswith(b"HTTP/1.1 200 ")
+
+
 def raw_request(url: str, request: bytes) -> bytes:
     host, port = url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:
