@@ -36,7 +36,7 @@ from app.errors import (
     UpstreamUnavailable,
 )
 from app.proxy import PROXY_PREFIX
-from app.templating import error_text, render
+from app.templating import render_error
 
 log = logging.getLogger("app.errors")
 
@@ -89,9 +89,7 @@ def json_error(
 
 
 def error_page(request: Request, code: str, status_code: int) -> Response:
-    known, title, advice = error_text(code)
-    context = {"code": known, "title": title, "advice": advice}
-    return render(request, "error.html", context, status_code=status_code)
+    return render_error(request, code, status_code)
 
 
 def session_store_unavailable_response(connection: HTTPConnection) -> Response:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import MutableMapping
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -13,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from app.csrf import CsrfProtected
 from app.deps import HttpDep, SettingsDep, TokenSourceDep, UserDep
 from app.errors import TokenUnavailable
-from app.templating import error_text, render
+from app.templating import THEME_KEY, render, render_error
 from app.token_source import TokenSource, token_extensions
 
 router = APIRouter(tags=["pages"])
@@ -51,6 +53,7 @@ API_ERRORS_BY_STATUS = {
 ISSUER_UNAVAILABLE_ERROR = "temporarily_unavailable"
 THEMES = ("system", "light", "dark")
 SAVE_STATUS = {"saved": "Theme saved.", "failed": "The theme could not be saved."}
+FLASH_KEY = "flash"  # session key: the outcome of the last save, shown once
 
 
 @router.get("/")
@@ -60,8 +63,7 @@ async def home(request: Request) -> Response:
 
 @router.get("/error")
 async def error_page(request: Request, code: str | None = None) -> Response:
-    known, title, advice = error_text(code)
-    return render(request, "error.html", {"code": known, "title": title, "advice": advice})
+    return render_error(request, code)
 
 
 @router.get("/external-api")
@@ -81,20 +83,24 @@ async def external_api_call(
 ) -> Response:
     """The no-JavaScript path: the server calls the API and renders the answer."""
     path = API_ENDPOINTS.get(endpoint, API_ENDPOINTS["external"])
+    started = time.perf_counter()
     try:
         response = await http.get(
             f"{settings.api_base_url}{path}", extensions=token_extensions(tokens)
         )
     except TokenUnavailable:
-        return _external_api_page(request, settings.auth0_audience, {"error": "login_required"})
+        result: dict[str, Any] = {"error": "login_required"}
     except httpx.TimeoutException:
-        return _external_api_page(request, settings.auth0_audience, {"error": "api_timeout"})
+        result = {"error": "api_timeout"}
     except httpx.HTTPError:
-        return _external_api_page(request, settings.auth0_audience, {"error": "api_down"})
-    return _external_api_page(request, settings.auth0_audience, _api_result(path, response))
+        result = {"error": "api_down"}
+    else:
+        result = _api_result(response)
+    result.update(path=path, elapsed_ms=round((time.perf_counter() - started) * 1000))
+    return _external_api_page(request, settings.auth0_audience, result)
 
 
-def _api_result(path: str, response: httpx.Response) -> dict[str, Any]:
+def _api_result(response: httpx.Response) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:
@@ -102,9 +108,9 @@ def _api_result(path: str, response: httpx.Response) -> dict[str, Any]:
     status = response.status_code
     if status == 200:
         if body is None:
-            return {"path": path, "error": "api_error"}
-        return {"path": path, "json": json.dumps(body, indent=2)}
-    return {"path": path, "status": status, "error": api_error_code(status, body)}
+            return {"status": status, "error": "api_error"}
+        return {"status": status, "json": json.dumps(body, indent=2)}
+    return {"status": status, "error": api_error_code(status, body)}
 
 
 def api_error_code(status: int, body: Any) -> str:
@@ -139,17 +145,26 @@ async def profile(
     http: HttpDep,
     tokens: TokenSourceDep,
     user: UserDep,
-    status: str | None = None,
 ) -> Response:
     metadata = await _user_metadata(http, tokens, _user_url(settings.issuer, user["sub"]))
+    if metadata is not None:
+        remember_theme(request.session, metadata.get("theme"))
     context = {
         "claims": json.dumps(request.session.get("id_token_claims") or {}, indent=2),
         "metadata": metadata,
         "metadata_json": json.dumps(metadata, indent=2) if metadata is not None else "",
         "themes": THEMES,
-        "status_message": SAVE_STATUS.get(status or ""),
+        # Shown once: a reload after Post/Redirect/Get does not repeat it.
+        "status_message": SAVE_STATUS.get(request.session.pop(FLASH_KEY, None) or ""),
     }
     return render(request, "profile.html", context)
+
+
+def remember_theme(session: MutableMapping[str, Any], theme: object) -> None:
+    """Keep the user's `user_metadata.theme` in the session, so every page can apply it."""
+    value = theme if theme in THEMES else None
+    if session.get(THEME_KEY) != value:  # only a change rewrites the session
+        session[THEME_KEY] = value
 
 
 async def _user_metadata(
@@ -168,6 +183,7 @@ async def _user_metadata(
 
 @router.post("/profile")
 async def save_profile(
+    request: Request,
     settings: SettingsDep,
     http: HttpDep,
     tokens: TokenSourceDep,
@@ -187,4 +203,7 @@ async def save_profile(
             outcome = "saved" if response.is_success else "failed"
         except (TokenUnavailable, httpx.HTTPError):
             outcome = "failed"
-    return RedirectResponse(f"/profile?status={outcome}", status_code=303)
+    if outcome == "saved":
+        remember_theme(request.session, theme)
+    request.session[FLASH_KEY] = outcome
+    return RedirectResponse("/profile", status_code=303)
