@@ -24,7 +24,8 @@ DEV_CLIENT_ID = "quickstart-web"
 DEV_CLIENT_SECRET = "quickstart-web-dev-secret"  # noqa: S105 - published dev-tenant default
 DEFAULT_AUDIENCE = "https://quickstarts/api"
 DEFAULT_SCOPE = "openid profile email offline_access read:messages"
-MANAGEMENT_API_SCOPE = "read:current_user update:current_user_metadata"
+# Auth0 lists both update: and create:current_user_metadata for PATCH /api/v2/users/{id}.
+MANAGEMENT_API_SCOPE = "read:current_user update:current_user_metadata create:current_user_metadata"
 
 SESSION_IDLE_TIMEOUT = 24 * 60 * 60  # seconds without a request before a session ends
 SESSION_ABSOLUTE_TIMEOUT = 7 * 24 * 60 * 60  # seconds after login when a session ends anyway

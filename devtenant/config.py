@@ -28,7 +28,11 @@ WEB_CLIENT_SECRET = "quickstart-web-dev-secret"  # noqa: S105 - published dev-te
 SPA_CLIENT_ID = "quickstart-spa"
 SAMPLE_API = "https://quickstarts/api"
 SAMPLE_API_SCOPES = ["read:messages"]
-MANAGEMENT_API_SCOPES = ["read:current_user", "update:current_user_metadata"]
+MANAGEMENT_API_SCOPES = [
+    "read:current_user",
+    "update:current_user_metadata",
+    "create:current_user_metadata",
+]
 CURRENT_USER_MARK = "current_user"  # in every Management API scope a user's token may carry
 USER_ID_PREFIX = "auth0|"
 USER_ID_HEX_DIGITS = 24
