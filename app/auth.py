@@ -39,6 +39,7 @@ LOGIN_PROBE_TIMEOUT = 3.0  # seconds to wait for the tenant before showing an er
 HIDDEN_CLAIMS = frozenset({"nonce", "at_hash", "c_hash", "sid"})
 PROFILE_CLAIMS = ("sub", "name", "email", "picture", "nickname", "email_verified")
 # Errors the tenant may send back to /callback that have their own message on /error.
+MAX_TENANT_TEXT = 300  # characters of the tenant's error and description shown and logged
 PROVIDER_ERRORS = frozenset(
     {"access_denied", "login_required", "consent_required", "interaction_required"}
 )
@@ -120,7 +121,9 @@ async def _exchange_code(
     except OAuthError as exc:
         if exc.error == "mismatching_state":
             raise AuthFlowError("state_mismatch") from exc
-        raise AuthFlowError(exc.error if exc.error in PROVIDER_ERRORS else "login_failed") from exc
+        code = exc.error if exc.error in PROVIDER_ERRORS else "login_failed"
+        said = await _tenant_error(request, provider, exc)
+        raise AuthFlowError(code, tenant_error=said) from exc
     except JoseError as exc:
         raise AuthFlowError("invalid_id_token") from exc
     except IssuerMismatch as exc:
@@ -138,6 +141,26 @@ async def _dpop_headers(
         return {}
     endpoint = str((await provider_metadata(provider, issuer))["token_endpoint"])
     return {"headers": {**DEFAULT_HEADERS, "DPoP": dpop.proof("POST", endpoint)}}
+
+
+async def _tenant_error(
+    request: Request, provider: OidcProvider, exc: OAuthError
+) -> tuple[str, str] | None:
+    """The tenant's (error, error_description), when the tenant is known to have sent them.
+
+    From the token endpoint it answered us directly.  On the redirect back, anyone can put
+    `?error=...` in a link, so the page repeats the tenant's words only when the `state`
+    belongs to a login this browser started (which this ends).
+    """
+    if not exc.error:
+        return None
+    if "error" in request.query_params:
+        state = request.query_params.get("state")
+        if not state or not await provider.framework.get_state_data(request.session, state):
+            return None
+        await provider.framework.clear_state_data(request.session, state)
+    description = " ".join(str(exc.description or "").split())
+    return exc.error[:MAX_TENANT_TEXT], description[:MAX_TENANT_TEXT]
 
 
 @router.post("/logout")

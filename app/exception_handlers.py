@@ -123,9 +123,10 @@ async def login_required(request: Request, exc: Exception) -> Response:
 
 async def auth_flow_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AuthFlowError)
-    # The code only: never the tenant's description or the query, which may hold the code.
-    log.warning("login flow failed: %s", exc.code)
-    return error_page(request, exc.code, exc.status_code)
+    # The code and the tenant's own error: never the query, which may hold the code.
+    said = ": ".join(part for part in exc.tenant_error or () if part)
+    log.warning("login flow failed: %s%s", exc.code, f" (the tenant said {said})" if said else "")
+    return render_error(request, exc.code, exc.status_code, exc.tenant_error)
 
 
 async def csrf_error(request: Request, exc: Exception) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import MutableMapping
 from typing import Annotated, Any
@@ -18,6 +19,7 @@ from app.errors import TokenUnavailable
 from app.templating import THEME_KEY, render, render_error
 from app.token_source import TokenSource, token_extensions
 
+log = logging.getLogger("app.pages")
 router = APIRouter(tags=["pages"])
 
 # The API routes the External API page calls (same paths through the /api proxy).
@@ -52,6 +54,7 @@ API_ERRORS_BY_STATUS = {
 # The error code the API sends with its 503 when discovery or the JWKS cannot be fetched.
 ISSUER_UNAVAILABLE_ERROR = "temporarily_unavailable"
 THEMES = ("system", "light", "dark")
+MAX_REASON = 200  # characters of a Management API error message shown and logged
 SAVE_STATUS = {"saved": "Theme saved.", "failed": "The theme could not be saved."}
 FLASH_KEY = "flash"  # session key: the outcome of the last save, shown once
 
@@ -146,12 +149,14 @@ async def profile(
     tokens: TokenSourceDep,
     user: UserDep,
 ) -> Response:
-    metadata = await _user_metadata(http, tokens, _user_url(settings.issuer, user["sub"]))
+    url = _user_url(settings.issuer, user["sub"])
+    metadata, unavailable = await _user_metadata(http, tokens, url)
     if metadata is not None:
         remember_theme(request.session, metadata.get("theme"))
     context = {
         "claims": json.dumps(request.session.get("id_token_claims") or {}, indent=2),
         "metadata": metadata,
+        "metadata_unavailable": unavailable,
         "metadata_json": json.dumps(metadata, indent=2) if metadata is not None else "",
         "themes": THEMES,
         # Shown once: a reload after Post/Redirect/Get does not repeat it.
@@ -169,16 +174,39 @@ def remember_theme(session: MutableMapping[str, Any], theme: object) -> None:
 
 async def _user_metadata(
     http: httpx.AsyncClient, tokens: TokenSource, url: str
-) -> dict[str, Any] | None:
-    """`user_metadata` from the Management API, or None when there is none to ask."""
+) -> tuple[dict[str, Any] | None, str]:
+    """(`user_metadata`, "") from the Management API, or (None, why it is unavailable)."""
     try:
         response = await http.get(url, extensions=token_extensions(tokens))
-        response.raise_for_status()
+        if not response.is_success:
+            return None, management_refusal(response)
         body = response.json()
-    except (TokenUnavailable, httpx.HTTPError, ValueError):
-        return None
+    except TokenUnavailable as exc:
+        return None, exc.description or f"no token for the Management API ({exc.error})"
+    except httpx.HTTPError:
+        return None, "the Management API could not be reached"
+    except ValueError:
+        return None, "the Management API answered something that is not JSON"
     metadata = body.get("user_metadata") if isinstance(body, dict) else None
-    return metadata if isinstance(metadata, dict) else {}
+    return (metadata if isinstance(metadata, dict) else {}), ""
+
+
+def management_refusal(response: httpx.Response) -> str:
+    """Why the Management API said no, logged and returned (its messages hold no secrets)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    message = body.get("message") if isinstance(body, dict) else None
+    reason = " ".join(str(message or response.reason_phrase).split())[:MAX_REASON]
+    log.warning(
+        "Management API %s %s answered %d: %s",
+        response.request.method,
+        response.request.url.path,
+        response.status_code,
+        reason,
+    )
+    return f"the Management API answered {response.status_code}: {reason}"
 
 
 @router.post("/profile")
@@ -200,9 +228,14 @@ async def save_profile(
                 json={"user_metadata": {"theme": theme}},
                 extensions=token_extensions(tokens),
             )
-            outcome = "saved" if response.is_success else "failed"
-        except (TokenUnavailable, httpx.HTTPError):
-            outcome = "failed"
+            if response.is_success:
+                outcome = "saved"
+            else:
+                management_refusal(response)
+        except TokenUnavailable as exc:
+            log.warning("theme not saved: %s", exc.description or exc.error)
+        except httpx.HTTPError:
+            log.warning("theme not saved: the Management API could not be reached")
     if outcome == "saved":
         remember_theme(request.session, theme)
     request.session[FLASH_KEY] = outcome
