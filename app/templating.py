@@ -42,8 +42,9 @@ ERROR_MESSAGES: dict[str, tuple[str, str]] = {
     "interaction_required": ("The tenant needs you.", "Log in again to continue."),
     "tenant_unavailable": (
         "The identity provider could not be reached.",
-        "Check that it is running and that the issuer below is right (with ./scripts/dev, "
-        "restart ./scripts/dev), then try again.",
+        # Neutral on purpose: under ./scripts/dev honcho stops all three servers when one dies.
+        "Check the issuer below and that it is running (under ./scripts/dev: restart "
+        "./scripts/dev), then try again.",
     ),
     "issuer_mismatch": (
         "The identity provider names a different issuer than the one configured.",
