@@ -156,12 +156,17 @@ def start_login(request: Request, tenant: Tenant, auth_request: AuthorizationReq
     return response
 
 
-@router.get("/authorize")
-async def authorize(request: Request, tenant: TenantDep) -> Response:
+def page_query(request: Request) -> dict[str, str]:
+    """The query of a browser request, or the error page when it is malformed."""
     try:
-        params = query_params(request)
+        return query_params(request)
     except BadParameters as exc:
         raise ErrorPage(str(exc)) from exc
+
+
+@router.get("/authorize")
+async def authorize(request: Request, tenant: TenantDep) -> Response:
+    params = page_query(request)
     auth_request = parse_request(tenant, params)
     prompts = set(scopes_of(params.get("prompt")))
     session = (
@@ -188,17 +193,23 @@ def expired_login(tenant: Tenant, client_id: str) -> ErrorPage:
     return ErrorPage(EXPIRED_LOGIN, back=back)
 
 
+def pending_login(
+    tenant: Tenant, params: dict[str, str], request: Request
+) -> tuple[str, AuthorizationRequest]:
+    """The login transaction `params` name (`state`), if this browser started it; else the
+    expired-login page."""
+    transaction_id = params.get("state", "")
+    auth_request = tenant.grants.transaction(transaction_id, request.cookies.get(BROWSER_COOKIE))
+    if auth_request is None:
+        raise expired_login(tenant, params.get("client_id", ""))
+    return transaction_id, auth_request
+
+
 @router.get("/u/login")
 async def login_form(request: Request, tenant: TenantDep) -> Response:
     """The login page of a transaction: where a failed attempt lands (Post/Redirect/Get)."""
-    try:
-        params = query_params(request)
-    except BadParameters as exc:
-        raise ErrorPage(str(exc)) from exc
-    transaction_id = params.get("state", "")
-    auth_request = tenant.grants.transactions.get(transaction_id)
-    if auth_request is None:
-        raise expired_login(tenant, params.get("client_id", ""))
+    params = page_query(request)
+    transaction_id, auth_request = pending_login(tenant, params, request)
     email, auth_request.failed_email = auth_request.failed_email, None
     error = WRONG_CREDENTIALS if email is not None else None
     return login_page(request, tenant, transaction_id, auth_request, error=error, email=email or "")
@@ -211,10 +222,7 @@ async def login(request: Request, tenant: TenantDep) -> Response:
         form = await form_params(request)
     except BadParameters as exc:
         raise ErrorPage(str(exc)) from exc
-    transaction_id = form.get("state", "")
-    auth_request = tenant.grants.transaction(transaction_id, request.cookies.get(BROWSER_COOKIE))
-    if auth_request is None:
-        raise expired_login(tenant, form.get("client_id", ""))
+    transaction_id, auth_request = pending_login(tenant, form, request)
     demo = form.get("demo")
     if demo:
         user = tenant.registry.user_by_email(demo)

@@ -159,8 +159,7 @@ def _refresh_scopes(
         api = lookup(tenant.registry, audience)
         if api is None:
             raise AccessDenied("Service not found: the audience is not a registered API.")
-        client = tenant.registry.client(family.client_id)
-        if client is None or not may_request(client, api, tenant.settings.management_audience):
+        if not may_request(client, api, tenant.settings.management_audience):
             raise AccessDenied(NOT_AUTHORIZED)
         if not requested:
             oidc = [scope for scope in family.scopes if scope in OIDC_SCOPES]
