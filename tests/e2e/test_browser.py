@@ -208,6 +208,16 @@ async def test_api_buttons_keep_focus_show_loading_and_wrap(
     await page.keyboard.press("Enter")  # "Call public", by keyboard only
     await expect(page.locator(".call-summary")).to_contain_text("GET /api/public → 200")
     assert await focused_id(page) == "call-public"
+    # Highlighting builds text nodes: markup inside a JSON string stays text.
+    hostile = '{"a": "<img src=x onerror=alert(1)>", "n": 1}'
+    await page.locator("#api-result pre code").evaluate(
+        "(code, text) => { code.textContent = text; highlightJson(code); }", hostile
+    )
+    await expect(page.locator("#api-result pre img")).to_have_count(0)
+    await expect(page.locator("#api-result .json-string")).to_have_text(
+        '"<img src=x onerror=alert(1)>"'
+    )
+    await expect(page.locator("#api-result .json-number")).to_have_text("1")
     # Nothing is wider than the phone's screen: long lines wrap.
     await page.locator("#api-result pre code").evaluate(
         "code => { code.textContent = 'x'.repeat(400); }"
