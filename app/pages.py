@@ -6,7 +6,7 @@ import json
 import logging
 import time
 from collections.abc import MutableMapping
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 from urllib.parse import quote
 
 import httpx
@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from app.csrf import CsrfProtected
 from app.deps import HttpDep, SettingsDep, TokenSourceDep, UserDep
-from app.errors import TokenUnavailable
+from app.errors import TokenUnavailable, WrongAudience
 from app.templating import THEME_KEY, render, render_error
 from app.token_source import TokenSource, token_extensions
 
@@ -56,6 +56,7 @@ ISSUER_UNAVAILABLE_ERROR = "temporarily_unavailable"
 THEMES = ("system", "light", "dark")
 MAX_REASON = 200  # characters of a Management API error message shown and logged
 SAVE_STATUS = {"saved": "Theme saved.", "failed": "The theme could not be saved."}
+GRANT_URL = "/login/management?returnTo=/profile"  # asks Auth0 for a Management API token
 FLASH_KEY = "flash"  # session key: the outcome of the last save, shown once
 
 
@@ -150,14 +151,15 @@ async def profile(
     user: UserDep,
 ) -> Response:
     url = _user_url(settings.issuer, user["sub"])
-    metadata, unavailable = await _user_metadata(http, tokens, url)
-    if metadata is not None:
-        remember_theme(request.session, metadata.get("theme"))
+    metadata = await _user_metadata(http, tokens, url)
+    if metadata.value is not None:
+        remember_theme(request.session, metadata.value.get("theme"))
     context = {
         "claims": json.dumps(request.session.get("id_token_claims") or {}, indent=2),
-        "metadata": metadata,
-        "metadata_unavailable": unavailable,
-        "metadata_json": json.dumps(metadata, indent=2) if metadata is not None else "",
+        "metadata": metadata.value,
+        "metadata_unavailable": metadata.unavailable,
+        "grant_url": GRANT_URL if metadata.grantable else None,
+        "metadata_json": json.dumps(metadata.value, indent=2) if metadata.value is not None else "",
         "themes": THEMES,
         # Shown once: a reload after Post/Redirect/Get does not repeat it.
         "status_message": SAVE_STATUS.get(request.session.pop(FLASH_KEY, None) or ""),
@@ -172,23 +174,31 @@ def remember_theme(session: MutableMapping[str, Any], theme: object) -> None:
         session[THEME_KEY] = value
 
 
-async def _user_metadata(
-    http: httpx.AsyncClient, tokens: TokenSource, url: str
-) -> tuple[dict[str, Any] | None, str]:
-    """(`user_metadata`, "") from the Management API, or (None, why it is unavailable)."""
+class Metadata(NamedTuple):
+    """`user_metadata`, or None with why it is unavailable and whether granting could help."""
+
+    value: dict[str, Any] | None
+    unavailable: str = ""
+    # A refresh got a token for another API, as Auth0 answers for its Management API (which
+    # MRRT cannot include): /login/management may get one by authorization instead.
+    grantable: bool = False
+
+
+async def _user_metadata(http: httpx.AsyncClient, tokens: TokenSource, url: str) -> Metadata:
     try:
         response = await http.get(url, extensions=token_extensions(tokens))
         if not response.is_success:
-            return None, management_refusal(response)
+            return Metadata(None, management_refusal(response))
         body = response.json()
     except TokenUnavailable as exc:
-        return None, exc.description or f"no token for the Management API ({exc.error})"
+        reason = exc.description or f"no token for the Management API ({exc.error})"
+        return Metadata(None, reason, grantable=isinstance(exc, WrongAudience))
     except httpx.HTTPError:
-        return None, "the Management API could not be reached"
+        return Metadata(None, "the Management API could not be reached")
     except ValueError:
-        return None, "the Management API answered something that is not JSON"
+        return Metadata(None, "the Management API answered something that is not JSON")
     metadata = body.get("user_metadata") if isinstance(body, dict) else None
-    return (metadata if isinstance(metadata, dict) else {}), ""
+    return Metadata(metadata if isinstance(metadata, dict) else {})
 
 
 def management_refusal(response: httpx.Response) -> str:

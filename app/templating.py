@@ -67,6 +67,14 @@ ERROR_MESSAGES: dict[str, tuple[str, str]] = {
         "The form was too large to accept.",
         "Go back, shorten what you entered and try again.",
     ),
+    "other_user": (
+        "The identity provider answered for another user.",
+        "Log out, then log in again as the user you want to be.",
+    ),
+    "wrong_audience": (
+        "The identity provider issued a token for another API.",
+        "Check the API's identifier (AUTH0_AUDIENCE) and the application's access to it.",
+    ),
     "not_found": ("This page does not exist.", "Check the address, or go back to the home page."),
     "unknown": ("Something went wrong.", "Go back to the home page and try again."),
 }

@@ -8,8 +8,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from jose import jwt
+from starlette.requests import Request
 
-from app.errors import WrongAudience
+from app.auth import keep_granted_token
+from app.errors import AuthFlowError, WrongAudience
 from app.pages import management_refusal
 from app.session_tokens import check_audience, token_audiences
 from testing.live_stack import csrf_from, running_live_stack
@@ -79,10 +82,54 @@ async def test_outside_mrrt_policies_the_profile_names_the_audience_it_got(
         assert f"The tenant issued a token for {AUDIENCE}, " in page.text
         assert f"not for {management}." in page.text
     assert "The theme could not be saved." in after.text
+    assert 'href="/login/management?returnTo=/profile"' in after.text  # the way out
     assert api.status_code == 200
     refused = [r.getMessage() for r in caplog.records if "refused a token" in r.getMessage()]
     assert refused
     assert f"for {management}: it is for {AUDIENCE}" in refused[0]
+
+
+async def test_granting_management_access_makes_the_profile_work_outside_mrrt(
+    tmp_path: Path,
+) -> None:
+    with running_live_stack(tmp_path, mrrt_audiences=[AUDIENCE]) as stack:
+        async with stack.client() as client:
+            await stack.login(client)
+            first = await client.get("/profile")
+            assert 'id="grant-metadata"' in first.text
+            started = await client.get("/login/management", params={"returnTo": "/profile"})
+            assert started.status_code == 302
+            authorize = httpx.URL(started.headers["location"])
+            assert authorize.params["audience"] == f"{stack.issuer}api/v2/"
+            # The tenant's session answers at once, as Auth0's does (but for consent).
+            back = await client.get(str(authorize))
+            assert back.status_code == 302
+            done = await client.get(back.headers["location"])
+            assert done.status_code == 303
+            assert done.headers["location"] == "/profile"
+            profile = await client.get("/profile")
+            saved = await client.post(
+                "/profile", data={"csrf_token": csrf_from(profile), "theme": "dark"}
+            )
+            after = await client.get(saved.headers["location"])
+            api = await client.get("/api/external")  # the app's own token is untouched
+    assert 'id="metadata"' in profile.text
+    assert "User metadata is unavailable" not in profile.text
+    assert "Theme saved." in after.text
+    assert api.status_code == 200
+
+
+def test_a_granted_token_is_kept_only_for_the_same_user() -> None:
+    session = {"user": {"sub": "auth0|alice"}}
+    request = Request({"type": "http", "session": session})
+    step_up = {"audience": "https://t/api/v2/", "sub": "auth0|alice"}
+    token = {"access_token": "opaque", "expires_in": 60}
+    with pytest.raises(AuthFlowError) as other:
+        keep_granted_token(request, token, {"sub": "auth0|bob"}, step_up)
+    assert other.value.code == "other_user"
+    assert "tokens" not in session
+    keep_granted_token(request, {**token, "refresh_token": "r"}, {"sub": "auth0|alice"}, step_up)
+    assert "refresh_token" not in session  # the session's own refresh token is not replaced
 
 
 def test_management_api_refusals_are_logged_with_their_reason(
@@ -108,8 +155,6 @@ def test_management_api_refusals_are_logged_with_their_reason(
 
 
 def test_the_audience_check_reads_jwts_and_passes_opaque_tokens() -> None:
-    from jose import jwt
-
     token = jwt.encode({"aud": ["https://a/", "https://b/"]}, "k", algorithm="HS256")
     assert token_audiences(token) == ["https://a/", "https://b/"]
     check_audience(token, "https://b/")
