@@ -88,9 +88,9 @@ async def grant_management_access(
     tenant's session alive this is silent, except for Auth0's consent screen on localhost.
     """
     _check_return_to(return_to)  # before anything is saved
-    audience = settings.management_audience
-    request.session[STEP_UP_KEY] = {"audience": audience, "sub": user["sub"]}
-    extra = {"audience": audience, "scope": f"openid {MANAGEMENT_API_SCOPE}"}
+    audience, scope = settings.management_audience, f"openid {MANAGEMENT_API_SCOPE}"
+    request.session[STEP_UP_KEY] = {"audience": audience, "scope": scope, "sub": user["sub"]}
+    extra = {"audience": audience, "scope": scope}
     return await _authorize(request, settings, http, provider, return_to, extra)
 
 
@@ -173,6 +173,8 @@ def keep_granted_token(
         log.warning("granted token refused: %s", exc.description)
         raise AuthFlowError("wrong_audience") from exc
     granted = {key: value for key, value in token.items() if key != "refresh_token"}
+    # RFC 6749 5.1: a response without `scope` granted the scope asked for.
+    granted["scope"] = token.get("scope") or step_up.get("scope", "")
     store_token_set(request.session, granted, audience)
 
 
