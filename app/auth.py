@@ -39,8 +39,8 @@ LOGIN_PROBE_TIMEOUT = 3.0  # seconds to wait for the tenant before showing an er
 # ID-token claims that are protocol plumbing or tie to the tenant's session: not shown.
 HIDDEN_CLAIMS = frozenset({"nonce", "at_hash", "c_hash", "sid"})
 PROFILE_CLAIMS = ("sub", "name", "email", "picture", "nickname", "email_verified")
-# Errors the tenant may send back to /callback that have their own message on /error.
 MAX_TENANT_TEXT = 300  # characters of the tenant's error and description shown and logged
+# Errors the tenant may send back to /callback that have their own message on /error.
 PROVIDER_ERRORS = frozenset(
     {"access_denied", "login_required", "consent_required", "interaction_required"}
 )

@@ -142,7 +142,7 @@ class Settings(BaseSettings):
         if self.auth0_domain and self.auth0_issuer_base_url:
             from_domain = f"https://{self.auth0_domain}/"
             if self.auth0_issuer_base_url.rstrip("/") + "/" != from_domain:
-                raise ValueError(
+                raise SettingsError(
                     f"AUTH0_DOMAIN ({self.auth0_domain}) and AUTH0_ISSUER_BASE_URL "
                     f"({self.auth0_issuer_base_url}) name different issuers: delete the "
                     "AUTH0_ISSUER_BASE_URL line from .env to use your Auth0 tenant, or empty "
