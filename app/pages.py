@@ -209,10 +209,10 @@ def management_refusal(response: httpx.Response) -> str:
         body = {}
     message = body.get("message") if isinstance(body, dict) else None
     reason = " ".join(str(message or response.reason_phrase).split())[:MAX_REASON]
+    # The method only, not the path: it holds the user's id.
     log.warning(
-        "Management API %s %s answered %d: %s",
+        "Management API %s of the user answered %d: %s",
         response.request.method,
-        response.request.url.path,
         response.status_code,
         reason,
     )
