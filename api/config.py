@@ -76,6 +76,17 @@ class Settings(BaseSettings):
     def _lower(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
+    @field_validator("auth0_domain")
+    @classmethod
+    def _bare_domain(cls, value: str) -> str:
+        """`your-tenant.us.auth0.com`; a pasted `https://` and trailing slash are dropped."""
+        domain = value.strip().removeprefix("https://").rstrip("/")
+        if domain and (
+            not urlsplit(f"https://{domain}").hostname or "/" in domain or "://" in domain
+        ):
+            raise ValueError("it must be the tenant's domain alone, like your-tenant.us.auth0.com")
+        return domain
+
     @field_validator("cors_allowed_origins", "algorithms", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
@@ -92,12 +103,21 @@ class Settings(BaseSettings):
         """
         if self.auth0_issuer_base_url:
             return self.auth0_issuer_base_url.rstrip("/") + "/"
-        return f"https://{self.auth0_domain.strip().strip('/')}/"
+        return f"https://{self.auth0_domain}/"
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if not (self.auth0_issuer_base_url or self.auth0_domain):
             raise ValueError("set AUTH0_DOMAIN or AUTH0_ISSUER_BASE_URL (see .env.example)")
+        if self.auth0_domain and self.auth0_issuer_base_url:
+            from_domain = f"https://{self.auth0_domain}/"
+            if self.auth0_issuer_base_url.rstrip("/") + "/" != from_domain:
+                raise ValueError(
+                    f"AUTH0_DOMAIN ({self.auth0_domain}) and AUTH0_ISSUER_BASE_URL "
+                    f"({self.auth0_issuer_base_url}) name different issuers: delete the "
+                    "AUTH0_ISSUER_BASE_URL line from .env to use your Auth0 tenant, or empty "
+                    "AUTH0_DOMAIN to keep the other"
+                )
         parts = urlsplit(self.issuer)
         if parts.scheme != "https" and not (
             parts.scheme == "http" and _is_loopback(parts.hostname)

@@ -18,14 +18,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 from joserfc.errors import JoseError
 
-from app.config import Settings
+from app.config import MANAGEMENT_API_SCOPE, Settings
 from app.csrf import CsrfProtected
-from app.deps import DpopDep, HttpDep, ProviderDep, SettingsDep
+from app.deps import DpopDep, HttpDep, ProviderDep, SettingsDep, UserDep, current_user
 from app.dpop import DpopKey
-from app.errors import AuthFlowError, IssuerMismatch
+from app.errors import AuthFlowError, IssuerMismatch, WrongAudience
 from app.oidc import DISCOVERY_PATH, OidcProvider, is_auth0_domain, provider_metadata
 from app.session_middleware import rotate_session
-from app.session_tokens import REFRESH_KEY, store_token_set, with_client_auth
+from app.session_tokens import REFRESH_KEY, check_audience, store_token_set, with_client_auth
 
 router = APIRouter(tags=["auth"])
 log = logging.getLogger(__name__)
@@ -34,10 +34,12 @@ RETURN_TO_KEY = "return_to"
 # Characters of returnTo kept in a pending login's session: any real path fits, and a
 # flood of /login calls cannot park 64 kB apiece.
 MAX_RETURN_TO = 2048
+STEP_UP_KEY = "step_up"  # session key: the API a logged-in user is granting access to
 LOGIN_PROBE_TIMEOUT = 3.0  # seconds to wait for the tenant before showing an error page
 # ID-token claims that are protocol plumbing or tie to the tenant's session: not shown.
 HIDDEN_CLAIMS = frozenset({"nonce", "at_hash", "c_hash", "sid"})
 PROFILE_CLAIMS = ("sub", "name", "email", "picture", "nickname", "email_verified")
+MAX_TENANT_TEXT = 300  # characters of the tenant's error and description shown and logged
 # Errors the tenant may send back to /callback that have their own message on /error.
 PROVIDER_ERRORS = frozenset(
     {"access_denied", "login_required", "consent_required", "interaction_required"}
@@ -64,10 +66,49 @@ async def login(
     provider: ProviderDep,
     return_to: str | None = Query(default=None, alias="returnTo"),
 ) -> RedirectResponse:
-    if return_to is not None and len(return_to) > MAX_RETURN_TO:
-        raise AuthFlowError("return_to_too_long")  # before anything is saved
-    request.session[RETURN_TO_KEY] = safe_return_to(return_to)
+    _check_return_to(return_to)  # before anything is saved
+    if STEP_UP_KEY in request.session:
+        del request.session[STEP_UP_KEY]  # a fresh login replaces any pending grant
     extra = {"audience": settings.auth0_audience} if settings.auth0_audience else {}
+    return await _authorize(request, settings, http, provider, return_to, extra)
+
+
+@router.get("/login/management")
+async def grant_management_access(
+    request: Request,
+    settings: SettingsDep,
+    http: HttpDep,
+    provider: ProviderDep,
+    user: UserDep,
+    return_to: str | None = Query(default=None, alias="returnTo"),
+) -> RedirectResponse:
+    """A Management API token for the logged-in user, by a second authorization.
+
+    Auth0 issues none by refresh (its Management API cannot be in MRRT policies).  With the
+    tenant's session alive this is silent, except for Auth0's consent screen on localhost.
+    """
+    _check_return_to(return_to)  # before anything is saved
+    audience, scope = settings.management_audience, f"openid {MANAGEMENT_API_SCOPE}"
+    request.session[STEP_UP_KEY] = {"audience": audience, "scope": scope, "sub": user["sub"]}
+    extra = {"audience": audience, "scope": scope}
+    return await _authorize(request, settings, http, provider, return_to, extra)
+
+
+def _check_return_to(return_to: str | None) -> None:
+    if return_to is not None and len(return_to) > MAX_RETURN_TO:
+        raise AuthFlowError("return_to_too_long")
+
+
+async def _authorize(
+    request: Request,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    provider: OidcProvider,
+    return_to: str | None,
+    extra: dict[str, str],
+) -> RedirectResponse:
+    """The redirect to the tenant's /authorize (PKCE, state and nonce kept by Authlib)."""
+    request.session[RETURN_TO_KEY] = safe_return_to(return_to)
     try:
         await _check_tenant_answers(http, settings)
         await provider_metadata(provider, settings.issuer)  # its issuer is the configured one
@@ -100,6 +141,10 @@ async def callback(
     claims = dict(token.get("userinfo") or {})
     if not claims.get("sub"):
         raise AuthFlowError("login_failed")
+    step_up = request.session.pop(STEP_UP_KEY, None)
+    if isinstance(step_up, dict):
+        keep_granted_token(request, token, claims, step_up)
+        return RedirectResponse(return_to, status_code=303)
     rotate_session(request)  # a new session id once the user is known
     session = request.session
     session.clear()
@@ -108,6 +153,29 @@ async def callback(
     session["id_token"] = token.get("id_token", "")
     store_token_set(session, token, settings.auth0_audience)
     return RedirectResponse(return_to, status_code=303)
+
+
+def keep_granted_token(
+    request: Request, token: dict[str, Any], claims: dict[str, Any], step_up: dict[str, str]
+) -> None:
+    """Store the token of a grant for another API in the logged-in user's session.
+
+    Only for the same user, only for the API asked for, and never its refresh token: the
+    session's own refresh token (for the app's API) stays the one that is rotated.
+    """
+    user = current_user(request)
+    if user is None or not user.get("sub") == claims["sub"] == step_up.get("sub"):
+        raise AuthFlowError("other_user")
+    audience = str(step_up.get("audience", ""))
+    try:
+        check_audience(str(token.get("access_token", "")), audience)
+    except WrongAudience as exc:
+        log.warning("granted token refused: %s", exc.description)
+        raise AuthFlowError("wrong_audience") from exc
+    granted = {key: value for key, value in token.items() if key != "refresh_token"}
+    # RFC 6749 5.1: a response without `scope` granted the scope asked for.
+    granted["scope"] = token.get("scope") or step_up.get("scope", "")
+    store_token_set(request.session, granted, audience)
 
 
 async def _exchange_code(
@@ -120,7 +188,9 @@ async def _exchange_code(
     except OAuthError as exc:
         if exc.error == "mismatching_state":
             raise AuthFlowError("state_mismatch") from exc
-        raise AuthFlowError(exc.error if exc.error in PROVIDER_ERRORS else "login_failed") from exc
+        code = exc.error if exc.error in PROVIDER_ERRORS else "login_failed"
+        said = await _tenant_error(request, provider, exc)
+        raise AuthFlowError(code, tenant_error=said) from exc
     except JoseError as exc:
         raise AuthFlowError("invalid_id_token") from exc
     except IssuerMismatch as exc:
@@ -138,6 +208,26 @@ async def _dpop_headers(
         return {}
     endpoint = str((await provider_metadata(provider, issuer))["token_endpoint"])
     return {"headers": {**DEFAULT_HEADERS, "DPoP": dpop.proof("POST", endpoint)}}
+
+
+async def _tenant_error(
+    request: Request, provider: OidcProvider, exc: OAuthError
+) -> tuple[str, str] | None:
+    """The tenant's (error, error_description), when the tenant is known to have sent them.
+
+    From the token endpoint it answered us directly.  On the redirect back, anyone can put
+    `?error=...` in a link, so the page repeats the tenant's words only when the `state`
+    belongs to a login this browser started (which this ends).
+    """
+    if not exc.error:
+        return None
+    if "error" in request.query_params:
+        state = request.query_params.get("state")
+        if not state or not await provider.framework.get_state_data(request.session, state):
+            return None
+        await provider.framework.clear_state_data(request.session, state)
+    description = " ".join(str(exc.description or "").split())
+    return exc.error[:MAX_TENANT_TEXT], description[:MAX_TENANT_TEXT]
 
 
 @router.post("/logout")

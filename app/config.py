@@ -24,7 +24,8 @@ DEV_CLIENT_ID = "quickstart-web"
 DEV_CLIENT_SECRET = "quickstart-web-dev-secret"  # noqa: S105 - published dev-tenant default
 DEFAULT_AUDIENCE = "https://quickstarts/api"
 DEFAULT_SCOPE = "openid profile email offline_access read:messages"
-MANAGEMENT_API_SCOPE = "read:current_user update:current_user_metadata"
+# Auth0 lists both update: and create:current_user_metadata for PATCH /api/v2/users/{id}.
+MANAGEMENT_API_SCOPE = "read:current_user update:current_user_metadata create:current_user_metadata"
 
 SESSION_IDLE_TIMEOUT = 24 * 60 * 60  # seconds without a request before a session ends
 SESSION_ABSOLUTE_TIMEOUT = 7 * 24 * 60 * 60  # seconds after login when a session ends anyway
@@ -38,6 +39,7 @@ PROXY_MAX_CONCURRENT_ANONYMOUS = 16
 PROXY_BODY_IDLE_TIMEOUT = 10.0  # seconds an upload may pause between two chunks
 PROXY_BODY_TIMEOUT = 60.0  # seconds an upload may take in all
 SESSION_COOKIE = "app_session"
+MIN_SESSION_SECRET = 32  # bytes of SESSION_SECRET required on a real tenant
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -82,6 +84,17 @@ class Settings(BaseSettings):
     auth0_dpop: bool = False
     auth0_dpop_key: str = Field(default="", repr=False)
 
+    @field_validator("auth0_domain")
+    @classmethod
+    def _bare_domain(cls, value: str) -> str:
+        """`your-tenant.us.auth0.com`; a pasted `https://` and trailing slash are dropped."""
+        domain = value.strip().removeprefix("https://").rstrip("/")
+        if domain and (
+            not urlsplit(f"https://{domain}").hostname or "/" in domain or "://" in domain
+        ):
+            raise ValueError("it must be the tenant's domain alone, like your-tenant.us.auth0.com")
+        return domain
+
     @field_validator("allowed_list", mode="before")
     @classmethod
     def _parse_allowed_list(cls, value: object) -> object:
@@ -102,7 +115,7 @@ class Settings(BaseSettings):
         if self.auth0_issuer_base_url:
             return self.auth0_issuer_base_url.rstrip("/") + "/"
         if self.auth0_domain:
-            return f"https://{self.auth0_domain.strip().strip('/')}/"
+            return f"https://{self.auth0_domain}/"
         return DEV_TENANT_ISSUER
 
     @property
@@ -119,8 +132,22 @@ class Settings(BaseSettings):
     def cookie_secure(self) -> bool:
         return urlsplit(self.app_base_url).scheme == "https"
 
+    @property
+    def session_store_kind(self) -> str:
+        """`memory` or `redis`: what start-up logs, never the URL (it may hold a password)."""
+        return urlsplit(self.session_store_url).scheme or "unknown"
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
+        if self.auth0_domain and self.auth0_issuer_base_url:
+            from_domain = f"https://{self.auth0_domain}/"
+            if self.auth0_issuer_base_url.rstrip("/") + "/" != from_domain:
+                raise SettingsError(
+                    f"AUTH0_DOMAIN ({self.auth0_domain}) and AUTH0_ISSUER_BASE_URL "
+                    f"({self.auth0_issuer_base_url}) name different issuers: delete the "
+                    "AUTH0_ISSUER_BASE_URL line from .env to use your Auth0 tenant, or empty "
+                    "AUTH0_DOMAIN to keep the other"
+                )
         parts = urlsplit(self.issuer)
         if parts.scheme != "https" and not self.on_dev_tenant:
             raise SettingsError(
@@ -132,14 +159,15 @@ class Settings(BaseSettings):
             if urlsplit(value).scheme not in ("http", "https"):
                 raise SettingsError(f"{name.upper()} must be an http(s) URL: {value!r}")
             setattr(self, name, value.rstrip("/"))
+        if not self.on_dev_tenant and len(self.session_secret.encode()) < MIN_SESSION_SECRET:
+            raise SettingsError(
+                f"SESSION_SECRET must be at least {MIN_SESSION_SECRET} bytes with a real tenant "
+                "(it signs the session cookie); make one with: "
+                'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+            )
         if not self.session_secret:
-            if not self.on_dev_tenant:
-                raise SettingsError(
-                    "SESSION_SECRET is required with a real tenant; make one with: "
-                    'python -c "import secrets; print(secrets.token_urlsafe(32))"'
-                )
             # Dev tenant only: a per-process secret, so sessions end when the app restarts.
-            self.session_secret = secrets.token_urlsafe(32)
+            self.session_secret = secrets.token_urlsafe(MIN_SESSION_SECRET)
         return self
 
 

@@ -13,6 +13,7 @@ The hierarchy::
     ├── LoginRequired ............... pages: 303 to /login; under /api/: 401 JSON
     ├── AuthFlowError ............... the error page for its code
     ├── TokenUnavailable ............ caught where a token is needed (pages, proxy)
+    │   ├── WrongAudience
     │   └── RefreshRejected
     └── ProxyError .................. JSON `{error, error_description}` with its status
         ├── InvalidProxyPath ........ 400
@@ -74,12 +75,16 @@ class LoginRequired(Exception):
 
 class AuthFlowError(Exception):
     """Raised when login or logout cannot finish: the tenant returned an error, the state did
-    not match, or the tenant could not be reached.  `code` is a key of `ERROR_MESSAGES`."""
+    not match, or the tenant could not be reached.  `code` is a key of `ERROR_MESSAGES`;
+    `tenant_error` is the tenant's own (error, error_description), when it gave them."""
 
-    def __init__(self, code: str, status_code: int = 400) -> None:
+    def __init__(
+        self, code: str, status_code: int = 400, tenant_error: tuple[str, str] | None = None
+    ) -> None:
         super().__init__(code)
         self.code = code
         self.status_code = status_code
+        self.tenant_error = tenant_error
 
 
 class TokenUnavailable(Exception):
@@ -93,6 +98,22 @@ class TokenUnavailable(Exception):
         super().__init__(description or error)
         self.error = error
         self.description = description
+
+
+class WrongAudience(TokenUnavailable):
+    """Raised when the tenant answers a request for one audience with a token for another.
+
+    Auth0 does this silently for an audience outside the application's refresh-token
+    policies (Multi-Resource Refresh Token), which can never include its Management API.
+    """
+
+    def __init__(self, wanted: str, got: list[str]) -> None:
+        issued = ", ".join(got) or "no audience"
+        super().__init__(
+            "wrong_audience", f"The tenant issued a token for {issued}, not for {wanted}."
+        )
+        self.wanted = wanted
+        self.got = got
 
 
 class RefreshRejected(TokenUnavailable):

@@ -36,7 +36,7 @@ from app.errors import (
     UpstreamUnavailable,
 )
 from app.proxy import PROXY_PREFIX
-from app.templating import error_text, render
+from app.templating import render_error
 
 log = logging.getLogger("app.errors")
 
@@ -89,9 +89,7 @@ def json_error(
 
 
 def error_page(request: Request, code: str, status_code: int) -> Response:
-    known, title, advice = error_text(code)
-    context = {"code": known, "title": title, "advice": advice}
-    return render(request, "error.html", context, status_code=status_code)
+    return render_error(request, code, status_code)
 
 
 def session_store_unavailable_response(connection: HTTPConnection) -> Response:
@@ -125,9 +123,10 @@ async def login_required(request: Request, exc: Exception) -> Response:
 
 async def auth_flow_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AuthFlowError)
-    # The code only: never the tenant's description or the query, which may hold the code.
-    log.warning("login flow failed: %s", exc.code)
-    return error_page(request, exc.code, exc.status_code)
+    # The code and the tenant's own error: never the query, which may hold the code.
+    said = ": ".join(part for part in exc.tenant_error or () if part)
+    log.warning("login flow failed: %s%s", exc.code, f" (the tenant said {said})" if said else "")
+    return render_error(request, exc.code, exc.status_code, exc.tenant_error)
 
 
 async def csrf_error(request: Request, exc: Exception) -> Response:

@@ -33,6 +33,7 @@ from app.session_tokens import RefreshCoordinator
 from app.templating import STATIC_DIR
 
 QUIET_LOGGERS = ("httpx", "httpcore")
+log = logging.getLogger("app")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -46,6 +47,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # What the app talks to, so a wrong .env shows in the first lines (never a secret).
+        log.info(
+            "web app: issuer %s, audience %s, session store %s",
+            settings.issuer,
+            settings.auth0_audience or "(none)",
+            settings.session_store_kind,
+        )
         async with create_http_client(settings, dpop=dpop) as http:
             app.state.http = http
             app.state.oauth = create_oauth(settings, http)

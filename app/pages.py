@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+import logging
+import time
+from collections.abc import MutableMapping
+from typing import Annotated, Any, NamedTuple
 from urllib.parse import quote
 
 import httpx
@@ -12,10 +15,11 @@ from fastapi.responses import RedirectResponse, Response
 
 from app.csrf import CsrfProtected
 from app.deps import HttpDep, SettingsDep, TokenSourceDep, UserDep
-from app.errors import TokenUnavailable
-from app.templating import error_text, render
+from app.errors import TokenUnavailable, WrongAudience
+from app.templating import THEME_KEY, render, render_error
 from app.token_source import TokenSource, token_extensions
 
+log = logging.getLogger("app.pages")
 router = APIRouter(tags=["pages"])
 
 # The API routes the External API page calls (same paths through the /api proxy).
@@ -50,7 +54,10 @@ API_ERRORS_BY_STATUS = {
 # The error code the API sends with its 503 when discovery or the JWKS cannot be fetched.
 ISSUER_UNAVAILABLE_ERROR = "temporarily_unavailable"
 THEMES = ("system", "light", "dark")
+MAX_REASON = 200  # characters of a Management API error message shown and logged
 SAVE_STATUS = {"saved": "Theme saved.", "failed": "The theme could not be saved."}
+GRANT_URL = "/login/management?returnTo=/profile"  # asks Auth0 for a Management API token
+FLASH_KEY = "flash"  # session key: the outcome of the last save, shown once
 
 
 @router.get("/")
@@ -60,8 +67,7 @@ async def home(request: Request) -> Response:
 
 @router.get("/error")
 async def error_page(request: Request, code: str | None = None) -> Response:
-    known, title, advice = error_text(code)
-    return render(request, "error.html", {"code": known, "title": title, "advice": advice})
+    return render_error(request, code)
 
 
 @router.get("/external-api")
@@ -81,20 +87,24 @@ async def external_api_call(
 ) -> Response:
     """The no-JavaScript path: the server calls the API and renders the answer."""
     path = API_ENDPOINTS.get(endpoint, API_ENDPOINTS["external"])
+    started = time.perf_counter()
     try:
         response = await http.get(
             f"{settings.api_base_url}{path}", extensions=token_extensions(tokens)
         )
     except TokenUnavailable:
-        return _external_api_page(request, settings.auth0_audience, {"error": "login_required"})
+        result: dict[str, Any] = {"error": "login_required"}
     except httpx.TimeoutException:
-        return _external_api_page(request, settings.auth0_audience, {"error": "api_timeout"})
+        result = {"error": "api_timeout"}
     except httpx.HTTPError:
-        return _external_api_page(request, settings.auth0_audience, {"error": "api_down"})
-    return _external_api_page(request, settings.auth0_audience, _api_result(path, response))
+        result = {"error": "api_down"}
+    else:
+        result = _api_result(response)
+    result.update(path=path, elapsed_ms=round((time.perf_counter() - started) * 1000))
+    return _external_api_page(request, settings.auth0_audience, result)
 
 
-def _api_result(path: str, response: httpx.Response) -> dict[str, Any]:
+def _api_result(response: httpx.Response) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:
@@ -102,9 +112,9 @@ def _api_result(path: str, response: httpx.Response) -> dict[str, Any]:
     status = response.status_code
     if status == 200:
         if body is None:
-            return {"path": path, "error": "api_error"}
-        return {"path": path, "json": json.dumps(body, indent=2)}
-    return {"path": path, "status": status, "error": api_error_code(status, body)}
+            return {"status": status, "error": "api_error"}
+        return {"status": status, "json": json.dumps(body, indent=2)}
+    return {"status": status, "error": api_error_code(status, body)}
 
 
 def api_error_code(status: int, body: Any) -> str:
@@ -139,35 +149,79 @@ async def profile(
     http: HttpDep,
     tokens: TokenSourceDep,
     user: UserDep,
-    status: str | None = None,
 ) -> Response:
-    metadata = await _user_metadata(http, tokens, _user_url(settings.issuer, user["sub"]))
+    url = _user_url(settings.issuer, user["sub"])
+    metadata = await _user_metadata(http, tokens, url)
+    if metadata.value is not None:
+        remember_theme(request.session, metadata.value.get("theme"))
     context = {
         "claims": json.dumps(request.session.get("id_token_claims") or {}, indent=2),
-        "metadata": metadata,
-        "metadata_json": json.dumps(metadata, indent=2) if metadata is not None else "",
+        "metadata": metadata.value,
+        "metadata_unavailable": metadata.unavailable,
+        "grant_url": GRANT_URL if metadata.grantable else None,
+        "metadata_json": json.dumps(metadata.value, indent=2) if metadata.value is not None else "",
         "themes": THEMES,
-        "status_message": SAVE_STATUS.get(status or ""),
+        # Shown once: a reload after Post/Redirect/Get does not repeat it.
+        "status_message": SAVE_STATUS.get(request.session.pop(FLASH_KEY, None) or ""),
     }
     return render(request, "profile.html", context)
 
 
-async def _user_metadata(
-    http: httpx.AsyncClient, tokens: TokenSource, url: str
-) -> dict[str, Any] | None:
-    """`user_metadata` from the Management API, or None when there is none to ask."""
+def remember_theme(session: MutableMapping[str, Any], theme: object) -> None:
+    """Keep the user's `user_metadata.theme` in the session, so every page can apply it."""
+    value = theme if theme in THEMES else None
+    if session.get(THEME_KEY) != value:  # only a change rewrites the session
+        session[THEME_KEY] = value
+
+
+class Metadata(NamedTuple):
+    """`user_metadata`, or None with why it is unavailable and whether granting could help."""
+
+    value: dict[str, Any] | None
+    unavailable: str = ""
+    # A refresh got a token for another API, as Auth0 answers for its Management API (which
+    # MRRT cannot include): /login/management may get one by authorization instead.
+    grantable: bool = False
+
+
+async def _user_metadata(http: httpx.AsyncClient, tokens: TokenSource, url: str) -> Metadata:
     try:
         response = await http.get(url, extensions=token_extensions(tokens))
-        response.raise_for_status()
+        if not response.is_success:
+            return Metadata(None, management_refusal(response))
         body = response.json()
-    except (TokenUnavailable, httpx.HTTPError, ValueError):
-        return None
+    except TokenUnavailable as exc:
+        reason = exc.description or f"no token for the Management API ({exc.error})"
+        return Metadata(None, reason, grantable=isinstance(exc, WrongAudience))
+    except httpx.HTTPError:
+        return Metadata(None, "the Management API could not be reached")
+    except ValueError:
+        return Metadata(None, "the Management API answered something that is not JSON")
     metadata = body.get("user_metadata") if isinstance(body, dict) else None
-    return metadata if isinstance(metadata, dict) else {}
+    return Metadata(metadata if isinstance(metadata, dict) else {})
+
+
+def management_refusal(response: httpx.Response) -> str:
+    """Why the Management API said no, logged and returned (its messages hold no secrets)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    message = body.get("message") if isinstance(body, dict) else None
+    reason = " ".join(str(message or response.reason_phrase).split())[:MAX_REASON]
+    # The method only, not the path: it holds the user's id.
+    log.warning(
+        "Management API %s of the user answered %d: %s",
+        response.request.method,
+        response.status_code,
+        reason,
+    )
+    return f"the Management API answered {response.status_code}: {reason}"
 
 
 @router.post("/profile")
 async def save_profile(
+    request: Request,
     settings: SettingsDep,
     http: HttpDep,
     tokens: TokenSourceDep,
@@ -184,7 +238,15 @@ async def save_profile(
                 json={"user_metadata": {"theme": theme}},
                 extensions=token_extensions(tokens),
             )
-            outcome = "saved" if response.is_success else "failed"
-        except (TokenUnavailable, httpx.HTTPError):
-            outcome = "failed"
-    return RedirectResponse(f"/profile?status={outcome}", status_code=303)
+            if response.is_success:
+                outcome = "saved"
+            else:
+                management_refusal(response)
+        except TokenUnavailable as exc:
+            log.warning("theme not saved: %s", exc.description or exc.error)
+        except httpx.HTTPError:
+            log.warning("theme not saved: the Management API could not be reached")
+    if outcome == "saved":
+        remember_theme(request.session, theme)
+    request.session[FLASH_KEY] = outcome
+    return RedirectResponse("/profile", status_code=303)

@@ -11,24 +11,53 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+from jose import jwt
+from jose.exceptions import JOSEError
 
 from app.config import Settings
 from app.dpop import DpopKey
-from app.errors import RefreshRejected, TokenUnavailable
+from app.errors import RefreshRejected, TokenUnavailable, WrongAudience
+
+log = logging.getLogger("app.session_tokens")
 
 TOKEN_MIN_TTL = 60  # seconds a cached access token must still be valid to be used
 REFRESH_REUSE_GRACE = 10.0  # seconds a finished refresh answers requests holding the old token
 TOKENS_KEY = "tokens"  # session key: {token_key: token set}
 REFRESH_KEY = "refresh_token"
+MAX_LOGGED_DESCRIPTION = 200  # characters of a tenant's error_description kept in a log line
 
 TokenSet = dict[str, Any]  # access_token, token_type, expires_at, scope, audience
 Session = MutableMapping[str, Any]
+
+
+def token_audiences(access_token: str) -> list[str] | None:
+    """The `aud` of a JWT access token, or None for an opaque one.
+
+    Unverified on purpose: it came straight from the token endpoint, and the API it is for
+    verifies it; this only catches a token meant for another API before it is sent.
+    """
+    try:
+        claims = jwt.get_unverified_claims(access_token)
+    except JOSEError:
+        return None
+    aud = claims.get("aud")
+    if isinstance(aud, str):
+        return [aud]
+    return [item for item in aud if isinstance(item, str)] if isinstance(aud, list) else []
+
+
+def check_audience(access_token: str, audience: str) -> None:
+    """Raise WrongAudience unless a JWT access token is for `audience`."""
+    got = token_audiences(access_token)
+    if audience and got is not None and audience not in got:
+        raise WrongAudience(audience, got)
 
 
 def token_key(audience: str, scope: str | None) -> str:
@@ -175,6 +204,18 @@ class SessionTokens:
         except RefreshRejected:
             clear_tokens(self._session)
             raise
+        if token.get("refresh_token"):  # kept even if the token is refused: the old one is spent
+            self._session[REFRESH_KEY] = token["refresh_token"]
+        try:
+            check_audience(str(token["access_token"]), audience)
+        except WrongAudience as exc:
+            log.warning(
+                "refused a token for %s: it is for %s (on Auth0: is the audience in the "
+                "application's refresh_token.policies? The Management API cannot be)",
+                audience,
+                ", ".join(exc.got) or "no audience",
+            )
+            raise
         store_token_set(self._session, {"scope": scope or "", **token}, audience)
         return str(token["access_token"])
 
@@ -213,6 +254,10 @@ def _token_response(response: httpx.Response) -> dict[str, Any]:
     if response.status_code == 200 and isinstance(body.get("access_token"), str):
         return body
     error = str(body.get("error") or "login_required")
+    # The tenant's error and description name the cause and hold no secret: log them.
+    description = " ".join(str(body.get("error_description") or "").split())
+    description = description[:MAX_LOGGED_DESCRIPTION]
+    log.warning("token refresh failed: %d %s: %s", response.status_code, error[:64], description)
     if error == "invalid_grant":
         raise RefreshRejected()
     # Only the code travels on: descriptions from the tenant are not shown to users.

@@ -42,7 +42,9 @@ ERROR_MESSAGES: dict[str, tuple[str, str]] = {
     "interaction_required": ("The tenant needs you.", "Log in again to continue."),
     "tenant_unavailable": (
         "The identity provider could not be reached.",
-        "Make sure it is running (for the dev tenant: uv run honcho start tenant), then retry.",
+        # Neutral on purpose: under ./scripts/dev honcho stops all three servers when one dies.
+        "Check the issuer below and that it is running (under ./scripts/dev: restart "
+        "./scripts/dev), then try again.",
     ),
     "issuer_mismatch": (
         "The identity provider names a different issuer than the one configured.",
@@ -65,9 +67,33 @@ ERROR_MESSAGES: dict[str, tuple[str, str]] = {
         "The form was too large to accept.",
         "Go back, shorten what you entered and try again.",
     ),
+    "other_user": (
+        "The identity provider answered for another user.",
+        "Log out, then log in again as the user you want to be.",
+    ),
+    "wrong_audience": (
+        "The identity provider issued a token for another API.",
+        "Check the API's identifier (AUTH0_AUDIENCE) and the application's access to it.",
+    ),
     "not_found": ("This page does not exist.", "Check the address, or go back to the home page."),
     "unknown": ("Something went wrong.", "Go back to the home page and try again."),
 }
+
+
+# Codes about the login itself: the page names the tenant, and "Log in again" is the way on.
+LOGIN_CODES = frozenset(
+    {
+        "access_denied",
+        "state_mismatch",
+        "login_failed",
+        "invalid_id_token",
+        "login_required",
+        "consent_required",
+        "interaction_required",
+        "tenant_unavailable",
+    }
+)
+THEME_KEY = "theme"  # session key: the user's `user_metadata.theme`, applied on every page
 
 
 def error_text(code: str | None) -> tuple[str, str, str]:
@@ -75,6 +101,35 @@ def error_text(code: str | None) -> tuple[str, str, str]:
     known = code if code in ERROR_MESSAGES else "unknown"
     title, advice = ERROR_MESSAGES[known]
     return known, title, advice
+
+
+def error_actions(code: str, logged_in: bool) -> list[tuple[str, str]]:
+    """The error page's buttons, main one first: what fits this error for this visitor."""
+    if code == "tenant_unavailable":
+        return [("Try again", "/login"), ("Home", "/")]
+    if code in LOGIN_CODES and not logged_in:
+        return [("Log in again", "/login"), ("Home", "/")]
+    return [("Home", "/")] if logged_in else [("Home", "/"), ("Log in", "/login")]
+
+
+def render_error(
+    request: Request,
+    code: str | None,
+    status_code: int = 200,
+    tenant_error: tuple[str, str] | None = None,
+) -> Response:
+    """The error page.  `tenant_error` is the tenant's own (error, error_description): they
+    name the cause and carry no secrets; the query around them (code, state) is never shown."""
+    known, title, advice = error_text(code)
+    context: dict[str, Any] = {
+        "code": known,
+        "title": title,
+        "advice": advice,
+        "actions": error_actions(known, current_user(request) is not None),
+        "tenant_error": tenant_error,
+        "issuer": request.app.state.settings.issuer if known in LOGIN_CODES else None,
+    }
+    return render(request, "error.html", context, status_code=status_code)
 
 
 def render(
@@ -86,6 +141,7 @@ def render(
         # Forms appear only for users; anonymous visits must not create sessions.
         "csrf_token": csrf_token(request) if user else "",
         "path": request.url.path,
+        "theme": request.session.get(THEME_KEY) if user else None,
     }
     return templates.TemplateResponse(
         request, name, {**base, **(context or {})}, status_code=status_code

@@ -8,10 +8,11 @@ an open redirector.  After that, errors go back to the client as Auth0 sends the
 from __future__ import annotations
 
 from dataclasses import replace
+from urllib.parse import urlencode
 
 from authlib.oauth2.rfc7636.challenge import CODE_CHALLENGE_PATTERN
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from devtenant.config import Client, User
 from devtenant.errors import BadParameters, ErrorPage, RedirectError, redirect_with
@@ -111,6 +112,7 @@ def login_page(
     client = tenant.registry.client(auth_request.client_id)
     context = {
         "transaction_id": transaction_id,
+        "client_id": auth_request.client_id,
         "client_name": (client.name or client.client_id) if client else "",
         "signup": auth_request.screen_hint == "signup",
         "users": tenant.registry.users,
@@ -118,8 +120,7 @@ def login_page(
         "error": error,
         "email": email,
     }
-    status = 401 if error else 200
-    return TEMPLATES.TemplateResponse(request, "login.html", context, status_code=status)
+    return TEMPLATES.TemplateResponse(request, "login.html", context)
 
 
 def set_cookie(tenant: Tenant, response: Response, name: str, value: str, max_age: int) -> None:
@@ -155,12 +156,17 @@ def start_login(request: Request, tenant: Tenant, auth_request: AuthorizationReq
     return response
 
 
-@router.get("/authorize")
-async def authorize(request: Request, tenant: TenantDep) -> Response:
+def page_query(request: Request) -> dict[str, str]:
+    """The query of a browser request, or the error page when it is malformed."""
     try:
-        params = query_params(request)
+        return query_params(request)
     except BadParameters as exc:
         raise ErrorPage(str(exc)) from exc
+
+
+@router.get("/authorize")
+async def authorize(request: Request, tenant: TenantDep) -> Response:
+    params = page_query(request)
     auth_request = parse_request(tenant, params)
     prompts = set(scopes_of(params.get("prompt")))
     session = (
@@ -175,6 +181,40 @@ async def authorize(request: Request, tenant: TenantDep) -> Response:
     return start_login(request, tenant, auth_request)
 
 
+def expired_login(tenant: Tenant, client_id: str) -> ErrorPage:
+    """The expired-login page, with a link back to the application when it is known.
+
+    The link is one of the application's registered URLs (logout URLs, then web origins),
+    never a URL from the request: the tenant stays no open redirector.
+    """
+    client = tenant.registry.client(client_id)
+    urls = (client.logout_urls + client.web_origins) if client else []
+    back = (f"Back to {client.name or client.client_id}", urls[0]) if client and urls else None
+    return ErrorPage(EXPIRED_LOGIN, back=back)
+
+
+def pending_login(
+    tenant: Tenant, params: dict[str, str], request: Request
+) -> tuple[str, AuthorizationRequest]:
+    """The login transaction `params` name (`state`), if this browser started it; else the
+    expired-login page."""
+    transaction_id = params.get("state", "")
+    auth_request = tenant.grants.transaction(transaction_id, request.cookies.get(BROWSER_COOKIE))
+    if auth_request is None:
+        raise expired_login(tenant, params.get("client_id", ""))
+    return transaction_id, auth_request
+
+
+@router.get("/u/login")
+async def login_form(request: Request, tenant: TenantDep) -> Response:
+    """The login page of a transaction: where a failed attempt lands (Post/Redirect/Get)."""
+    params = page_query(request)
+    transaction_id, auth_request = pending_login(tenant, params, request)
+    email, auth_request.failed_email = auth_request.failed_email, None
+    error = WRONG_CREDENTIALS if email is not None else None
+    return login_page(request, tenant, transaction_id, auth_request, error=error, email=email or "")
+
+
 @router.post("/u/login")
 async def login(request: Request, tenant: TenantDep) -> Response:
     check_same_origin(request)  # before reading a byte of the body
@@ -182,20 +222,17 @@ async def login(request: Request, tenant: TenantDep) -> Response:
         form = await form_params(request)
     except BadParameters as exc:
         raise ErrorPage(str(exc)) from exc
-    transaction_id = form.get("state", "")
-    auth_request = tenant.grants.transaction(transaction_id, request.cookies.get(BROWSER_COOKIE))
-    if auth_request is None:
-        raise ErrorPage(EXPIRED_LOGIN)
+    transaction_id, auth_request = pending_login(tenant, form, request)
     demo = form.get("demo")
     if demo:
         user = tenant.registry.user_by_email(demo)
     else:
         user = tenant.users.authenticate(form.get("username", ""), form.get("password", ""))
     if user is None:
-        email = form.get("username", "")
-        return login_page(
-            request, tenant, transaction_id, auth_request, error=WRONG_CREDENTIALS, email=email
-        )
+        # Post/Redirect/Get: a reload of the page that says so never re-posts the password.
+        auth_request.failed_email = form.get("username", "")
+        query = urlencode({"state": transaction_id, "client_id": auth_request.client_id})
+        return RedirectResponse(f"/u/login?{query}", status_code=303)
     tenant.grants.transactions.pop(transaction_id)
     response = Response(status_code=302)
     session = start_session(tenant, response, user, request.cookies.get(SESSION_COOKIE))

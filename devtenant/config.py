@@ -28,7 +28,11 @@ WEB_CLIENT_SECRET = "quickstart-web-dev-secret"  # noqa: S105 - published dev-te
 SPA_CLIENT_ID = "quickstart-spa"
 SAMPLE_API = "https://quickstarts/api"
 SAMPLE_API_SCOPES = ["read:messages"]
-MANAGEMENT_API_SCOPES = ["read:current_user", "update:current_user_metadata"]
+MANAGEMENT_API_SCOPES = [
+    "read:current_user",
+    "update:current_user_metadata",
+    "create:current_user_metadata",
+]
 CURRENT_USER_MARK = "current_user"  # in every Management API scope a user's token may carry
 USER_ID_PREFIX = "auth0|"
 USER_ID_HEX_DIGITS = 24
@@ -36,6 +40,14 @@ USER_ID_HEX_DIGITS = 24
 
 class SettingsError(ValueError):
     """Raised when a setting or the config file cannot run the tenant; one sentence for people."""
+
+
+class RefreshTokenPolicy(BaseModel):
+    """One entry of an application's `refresh_token.policies` (Auth0: Multi-Resource Refresh
+    Token): an API the refresh token may get access tokens for, and the scopes allowed."""
+
+    audience: str
+    scope: list[str] = Field(default_factory=list)
 
 
 class Client(BaseModel):
@@ -54,6 +66,14 @@ class Client(BaseModel):
     # leaked refresh token of any other client cannot read or edit users' profiles.
     audiences: list[str] | None = None
     first_party: bool = False
+    # None: a refresh may name any registered API (the dev tenant's default, so the profile
+    # page works offline).  A list: Auth0's MRRT, where a refresh for an audience outside the
+    # policies is silently answered with a token for the login's audience.
+    refresh_token_policies: list[RefreshTokenPolicy] | None = None
+
+    def refresh_may_switch_to(self, audience: str) -> bool:
+        policies = self.refresh_token_policies
+        return policies is None or any(policy.audience == audience for policy in policies)
 
     @property
     def is_public(self) -> bool:

@@ -98,12 +98,18 @@ class InvalidToken(OAuthError):
 
 
 class ErrorPage(Exception):
-    """Raised when a browser request must end on the tenant's own error page, not a redirect."""
+    """Raised when a browser request must end on the tenant's own error page, not a redirect.
 
-    def __init__(self, message: str, status_code: int = 400) -> None:
+    `back` is (label, url) of a registered URL of the application to return to, when known.
+    """
+
+    def __init__(
+        self, message: str, status_code: int = 400, back: tuple[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status_code = status_code
+        self.back = back
 
 
 class RedirectError(Exception):
@@ -160,7 +166,10 @@ def install(app: FastAPI, templates: Jinja2Templates) -> None:
     async def on_page(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ErrorPage)
         return templates.TemplateResponse(
-            request, "error.html", {"message": exc.message}, status_code=exc.status_code
+            request,
+            "error.html",
+            {"message": exc.message, "back": exc.back},
+            status_code=exc.status_code,
         )
 
     async def on_redirect(_: Request, exc: Exception) -> Response:

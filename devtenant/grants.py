@@ -80,6 +80,8 @@ class AuthorizationRequest:
     nonce: str | None
     code_challenge: str | None
     screen_hint: str | None = None
+    # The email of the last wrong attempt: GET /u/login shows the error once (Post/Redirect/Get).
+    failed_email: str | None = None
 
 
 @dataclass

@@ -26,6 +26,7 @@ from devtenant.config import Settings as TenantSettings
 from devtenant.main import create_app as create_tenant
 from testing.login import ALICE, AUDIENCE, log_in
 from testing.servers import LiveServer, free_port
+from testing.tenant import mrrt_config_file
 
 SESSION_SECRET = "test-session-secret-0123456789abcdef"  # noqa: S105 - a throwaway test app's
 JWKS_PATH = "/.well-known/jwks.json"
@@ -92,14 +93,19 @@ def running_live_stack(
     tenant: dict[str, Any] | None = None,
     app: dict[str, Any] | None = None,
     api: dict[str, Any] | None = None,
+    mrrt_audiences: list[str] | None = None,
 ) -> Iterator[LiveStack]:
     """All three started on free ports; stopped afterwards, whatever happens.
 
-    `tenant`, `app` and `api` are extra settings for the tenant's, app's and API's Settings.
+    `tenant`, `app` and `api` are extra settings for the tenant's, app's and API's Settings;
+    `mrrt_audiences` limits the APIs a refresh may switch to, as Auth0's MRRT policies do.
     """
     app_port, tenant_port = free_port(), free_port()
     app_url = f"http://127.0.0.1:{app_port}"
     tenant_url = f"http://127.0.0.1:{tenant_port}"
+    if mrrt_audiences is not None:
+        config = mrrt_config_file(data_dir, f"{tenant_url}/", [app_url], mrrt_audiences)
+        tenant = {**(tenant or {}), "devtenant_config_file": config}
     tenant_settings = TenantSettings(
         _env_file=None,
         devtenant_issuer=f"{tenant_url}/",

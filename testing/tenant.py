@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from devtenant.config import Settings
+from devtenant.config import RefreshTokenPolicy, Settings, default_registry
 from devtenant.main import create_app
 from testing.login import submit_login_form
 from testing.servers import LiveServer, free_port
@@ -18,12 +19,41 @@ from testing.servers import LiveServer, free_port
 FLOW_TIMEOUT = 30.0  # seconds for each request of a scripted login
 
 
-def start_tenant(data_dir: Path, app_urls: list[str], **settings_overrides: Any) -> LiveServer:
-    """A started dev tenant on a free port, issuer http://127.0.0.1:{port}/."""
+def mrrt_config_file(
+    data_dir: Path, issuer: str, app_urls: list[str], audiences: list[str]
+) -> Path:
+    """A DEVTENANT_CONFIG_FILE whose clients have Auth0's `refresh_token.policies` for just
+    `audiences`: a refresh for any other audience then gets a token for the login's audience,
+    as at Auth0 (where the Management API can never be in the list)."""
+    defaults = Settings(_env_file=None, devtenant_issuer=issuer, devtenant_app_urls=app_urls)
+    clients = default_registry(defaults).clients
+    policies = [RefreshTokenPolicy(audience=audience) for audience in audiences]
+    for client in clients:
+        client.refresh_token_policies = policies
+    path = data_dir.parent / f"{data_dir.name}-mrrt.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"clients": [client.model_dump() for client in clients]}))
+    return path
+
+
+def start_tenant(
+    data_dir: Path,
+    app_urls: list[str],
+    mrrt_audiences: list[str] | None = None,
+    **settings_overrides: Any,
+) -> LiveServer:
+    """A started dev tenant on a free port, issuer http://127.0.0.1:{port}/.
+
+    `mrrt_audiences`: the only APIs a refresh may switch to (see `mrrt_config_file`).
+    """
     port = free_port()
+    issuer = f"http://127.0.0.1:{port}/"
+    if mrrt_audiences is not None:
+        config = mrrt_config_file(data_dir, issuer, app_urls, mrrt_audiences)
+        settings_overrides["devtenant_config_file"] = config
     settings = Settings(
         _env_file=None,
-        devtenant_issuer=f"http://127.0.0.1:{port}/",
+        devtenant_issuer=issuer,
         devtenant_data_dir=data_dir,
         devtenant_app_urls=app_urls,
         **settings_overrides,

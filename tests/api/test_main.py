@@ -43,8 +43,9 @@ def test_settings_refuse_unsafe_or_missing_values(overrides: dict[str, Any], mes
         Settings(_env_file=None, **values)
 
 
-def test_domain_gives_auth0_issuer_with_trailing_slash() -> None:
-    settings = Settings(_env_file=None, auth0_domain="t.us.auth0.com", auth0_audience="a")
+@pytest.mark.parametrize("domain", ["t.us.auth0.com", "https://t.us.auth0.com/"])
+def test_domain_gives_auth0_issuer_with_trailing_slash(domain: str) -> None:
+    settings = Settings(_env_file=None, auth0_domain=domain, auth0_audience="a")
     assert settings.issuer == "https://t.us.auth0.com/"
 
 
@@ -80,6 +81,16 @@ AUDIENCE = {"AUTH0_AUDIENCE": "https://quickstarts/api"}
         ({**AUDIENCE}, "AUTH0_DOMAIN or AUTH0_ISSUER_BASE_URL"),
         ({**AUDIENCE, "AUTH0_ISSUER_BASE_URL": "http://tenant.example.com/"}, "https://"),
         ({**ISSUER, **AUDIENCE, "ALGORITHMS": "RS256,HS256"}, "ALGORITHMS"),
+        # .env.example's dev-tenant issuer left in beside a real domain: say which to delete.
+        (
+            {
+                **AUDIENCE,
+                "AUTH0_DOMAIN": "t.us.auth0.com",
+                "AUTH0_ISSUER_BASE_URL": "http://localhost:4000/",
+            },
+            "delete the AUTH0_ISSUER_BASE_URL line",
+        ),
+        ({**AUDIENCE, "AUTH0_DOMAIN": "http://t.us.auth0.com"}, "AUTH0_DOMAIN"),
         ({**ISSUER, **AUDIENCE, "CLOCK_TOLERANCE": "3600"}, "CLOCK_TOLERANCE"),
         ({**ISSUER, **AUDIENCE, "CACHE_MAX_AGE": "soon"}, "CACHE_MAX_AGE"),
         ({**ISSUER, **AUDIENCE, "JWKS_COOLDOWN": "-1"}, "JWKS_COOLDOWN"),

@@ -184,3 +184,7 @@ async def test_tenant_down_at_login_is_a_clear_error(tmp_path: Path) -> None:
             response = await client.get("/login")
     assert response.status_code == 502
     assert "could not be reached" in response.text
+    assert f'id="error-issuer">{stack.issuer}<' in response.text  # which tenant was tried
+    # honcho (./scripts/dev) stops all three when one dies: no advice to start just one.
+    assert "honcho start" not in response.text
+    assert "restart ./scripts/dev" in response.text

@@ -298,7 +298,9 @@ def test_default_list_covers_the_api_and_the_management_api() -> None:
     assert private.audience == public.audience == "https://quickstarts/api"
     assert management is not None
     assert management.audience == "http://localhost:4000/api/v2/"
-    assert management.scope == "read:current_user update:current_user_metadata"
+    assert management.scope == (
+        "read:current_user update:current_user_metadata create:current_user_metadata"
+    )
     assert match(entries, "GET", "http://127.0.0.1:3999/other") is None
 
 

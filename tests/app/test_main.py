@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -47,7 +48,7 @@ def test_bad_issuer_stops_start_up_with_one_sentence(tmp_path: Path) -> None:
 def test_real_tenant_without_session_secret_is_refused(tmp_path: Path) -> None:
     result = import_app(tmp_path, AUTH0_DOMAIN="example.eu.auth0.com")
     assert result.returncode == 1
-    assert "SESSION_SECRET is required" in result.stderr
+    assert "SESSION_SECRET must be at least 32 bytes with a real tenant" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -61,7 +62,8 @@ def test_an_unsafe_allow_list_entry_fails_create_app_not_the_lifespan() -> None:
         create_app(settings)
 
 
-REAL_TENANT = {"AUTH0_DOMAIN": "example.eu.auth0.com", "SESSION_SECRET": "s3cret-for-the-test"}
+SECRET = "s3cret-for-the-test-0123456789abcdef"  # 36 bytes: enough for a real tenant
+REAL_TENANT = {"AUTH0_DOMAIN": "example.eu.auth0.com", "SESSION_SECRET": SECRET}
 
 
 @pytest.mark.parametrize(
@@ -69,6 +71,15 @@ REAL_TENANT = {"AUTH0_DOMAIN": "example.eu.auth0.com", "SESSION_SECRET": "s3cret
     [
         ({"AUTH0_ISSUER_BASE_URL": "http://tenant.example.com/"}, "https://"),
         ({"AUTH0_DOMAIN": "example.eu.auth0.com"}, "SESSION_SECRET"),
+        # A real tenant's session cookie must not be signed with a guessable secret.
+        ({**REAL_TENANT, "SESSION_SECRET": "s3cret"}, "SESSION_SECRET must be at least 32 bytes"),
+        # .env.example's dev-tenant issuer left in beside a real domain: say which to delete.
+        (
+            {**REAL_TENANT, "AUTH0_ISSUER_BASE_URL": "http://localhost:4000/"},
+            "delete the AUTH0_ISSUER_BASE_URL line",
+        ),
+        ({**REAL_TENANT, "AUTH0_DOMAIN": "http://example.eu.auth0.com"}, "AUTH0_DOMAIN"),
+        ({**REAL_TENANT, "AUTH0_DOMAIN": "example.eu.auth0.com/login"}, "AUTH0_DOMAIN"),
         ({"APP_BASE_URL": "localhost:3000"}, "APP_BASE_URL"),
         ({"API_BASE_URL": "ftp://localhost:3001"}, "API_BASE_URL"),
         ({"SESSION_IDLE_TIMEOUT": "0"}, "SESSION_IDLE_TIMEOUT"),
@@ -87,3 +98,44 @@ def test_every_bad_setting_stops_start_up_with_one_sentence(
     sentence = refusal(lambda: app.main.app, "app", env)
     assert names in sentence
     assert "s3cret" not in sentence  # a password in a URL, the session secret
+
+
+@pytest.mark.parametrize(
+    "domain",
+    ["example.eu.auth0.com", "https://example.eu.auth0.com", " https://example.eu.auth0.com/ "],
+)
+def test_a_pasted_scheme_or_slash_in_auth0_domain_is_dropped(domain: str) -> None:
+    settings = Settings(_env_file=None, auth0_domain=domain, session_secret=SECRET)
+    assert settings.issuer == "https://example.eu.auth0.com/"
+
+
+def test_domain_and_issuer_may_both_be_set_when_they_agree() -> None:
+    settings = Settings(
+        _env_file=None,
+        auth0_domain="example.eu.auth0.com",
+        auth0_issuer_base_url="https://example.eu.auth0.com",
+        session_secret=SECRET,
+    )
+    assert settings.issuer == "https://example.eu.auth0.com/"
+
+
+async def test_start_up_logs_issuer_audience_and_store_kind_never_secrets(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="app")
+    settings = Settings(
+        _env_file=None,
+        auth0_domain="example.eu.auth0.com",
+        session_secret=SECRET,
+        auth0_client_secret="client-s3cret",
+        session_store_url="redis://user:redis-s3cret@localhost:1/0",
+    )
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        pass
+    lines = [r.getMessage() for r in caplog.records if r.name == "app"]
+    assert lines == [
+        "web app: issuer https://example.eu.auth0.com/, audience https://quickstarts/api, "
+        "session store redis"
+    ]
+    assert "s3cret" not in caplog.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -86,6 +87,14 @@ async def test_no_js_fallback_calls_the_api_server_side(
     )
     assert result.status_code == 200
     assert expected in result.text
+    # Which call produced the result: method, path, status and time.
+    summary = re.search(
+        r'<code>GET (/api/[a-z-]+)</code> → <strong class="call-status">(\d+)</strong> in \d+ ms',
+        result.text,
+    )
+    assert summary, "the result does not say which call produced it"
+    assert summary.groups() == (f"/api/{endpoint}", "200")
+    assert "<code data-json>" in result.text  # highlighted by app.js, no CDN
 
 
 async def test_no_js_fallback_needs_csrf(alice: httpx.AsyncClient) -> None:
@@ -102,17 +111,23 @@ async def test_profile_shows_claims_and_metadata(alice: httpx.AsyncClient) -> No
     assert "&#34;sub&#34;: &#34;auth0|" in page.text or "&#34;sub&#34;" in page.text
 
 
-async def test_theme_is_saved_and_shown_after_reload(stack: LiveStack) -> None:
+async def test_theme_is_saved_applied_and_announced_once(stack: LiveStack) -> None:
     async with stack.client() as bob:
         await stack.login(bob, BOB)
         page = await bob.get("/profile")
+        assert "data-theme" not in page.text.split(">", 2)[1]  # the system's preference
         saved = await bob.post("/profile", data={"csrf_token": csrf_from(page), "theme": "dark"})
         assert saved.status_code == 303
-        assert saved.headers["location"] == "/profile?status=saved"
+        assert saved.headers["location"] == "/profile"
+        shown = await bob.get(saved.headers["location"])
         reloaded = await bob.get(saved.headers["location"])
-    assert "Theme saved." in reloaded.text
+        home = await bob.get("/")
+    assert "Theme saved." in shown.text
+    assert "Theme saved." not in reloaded.text  # a flash: a reload does not repeat it
     assert '<option value="dark" selected>' in reloaded.text
     assert "&#34;theme&#34;: &#34;dark&#34;" in reloaded.text
+    for applied in (shown, reloaded, home):  # every page, not just the profile
+        assert '<html lang="en" data-theme="dark">' in applied.text
 
 
 async def test_theme_form_needs_csrf_and_a_known_theme(alice: httpx.AsyncClient) -> None:
@@ -120,7 +135,10 @@ async def test_theme_form_needs_csrf_and_a_known_theme(alice: httpx.AsyncClient)
     assert no_token.status_code == 403
     page = await alice.get("/profile")
     odd = await alice.post("/profile", data={"csrf_token": csrf_from(page), "theme": "<b>x"})
-    assert odd.headers["location"] == "/profile?status=failed"
+    assert odd.headers["location"] == "/profile"
+    after = await alice.get("/profile")
+    assert "The theme could not be saved." in after.text
+    assert "<b>x" not in after.text
 
 
 async def test_error_page_maps_codes_and_never_echoes_input(stack: LiveStack) -> None:
@@ -133,6 +151,27 @@ async def test_error_page_maps_codes_and_never_echoes_input(stack: LiveStack) ->
     assert 'id="error-code">unknown<' in odd.text
     assert missing.status_code == 404
     assert "does not exist" in missing.text
+
+
+def error_buttons(page: httpx.Response) -> list[str]:
+    """The error page's button labels, main one first."""
+    return re.findall(r'<a class="button[^"]*" href="[^"]*"[^>]*>([^<]+)</a>', page.text)
+
+
+async def test_error_page_main_button_fits_the_situation(
+    stack: LiveStack, alice: httpx.AsyncClient
+) -> None:
+    async with stack.client() as visitor:
+        denied = await visitor.get("/error", params={"code": "access_denied"})
+        down = await visitor.get("/error", params={"code": "tenant_unavailable"})
+        missing = await visitor.get("/no-such-page")
+    missing_logged_in = await alice.get("/no-such-page")
+    assert error_buttons(denied) == ["Log in again", "Home"]
+    assert error_buttons(down) == ["Try again", "Home"]
+    assert error_buttons(missing) == ["Home", "Log in"]
+    assert error_buttons(missing_logged_in) == ["Home"]  # not "Log in again" when logged in
+    assert stack.issuer in denied.text  # a login error names the tenant it talked to
+    assert "error-issuer" not in missing.text
 
 
 async def test_profile_without_management_api_says_metadata_unavailable(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -9,6 +11,7 @@ from testing.login import LOGIN_STATE, submit_login_form
 from testing.servers import LiveServer
 from tests.devtenant.helpers import (
     ALICE,
+    APP,
     CALLBACK,
     SPA,
     authorize_url,
@@ -53,13 +56,53 @@ async def test_login_sets_an_httponly_lax_session_cookie(
     assert "samesite=lax" in cookie
 
 
-async def test_wrong_password_rerenders_the_page_with_401(
+async def test_wrong_password_redirects_to_the_page_that_says_so_once(
     tenant: LiveServer, client: httpx.AsyncClient
 ) -> None:
     response = await submit_login_form(client, authorize_url(tenant), ALICE[0], "not-her-password")
-    assert response.status_code == 401
-    assert "Wrong email or password" in response.text
-    assert LOGIN_STATE.search(response.text)
+    # Post/Redirect/Get: reloading the error page never asks to resubmit the password.
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/u/login?state=")
+    page = await client.get(f"{tenant.url}{response.headers['location']}")
+    assert page.status_code == 200
+    assert "Wrong email or password" in page.text
+    assert f'value="{ALICE[0]}"' in page.text  # the email is kept, the password is not
+    assert "not-her-password" not in page.text
+    assert LOGIN_STATE.search(page.text)
+    reloaded = await client.get(f"{tenant.url}{response.headers['location']}")
+    assert "Wrong email or password" not in reloaded.text
+    state = LOGIN_STATE.search(reloaded.text)
+    assert state
+    after = await client.post(
+        f"{tenant.url}/u/login", data={"state": state.group(1), "demo": ALICE[0]}
+    )
+    assert "code" in redirect_params(after)  # the same transaction still logs in
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_an_expired_login_page_links_back_to_the_application(
+    tenant: LiveServer, client: httpx.AsyncClient, method: str
+) -> None:
+    params = {"state": "no-such-transaction", "client_id": "quickstart-web"}
+    if method == "GET":
+        page = await client.get(f"{tenant.url}/u/login", params=params)
+    else:
+        page = await client.post(f"{tenant.url}/u/login", data=params)
+    assert page.status_code == 400
+    assert "This login page has expired" in page.text
+    back = re.search(r'href="([^"]+)" id="back"', page.text)
+    assert back, "no way back to the application"
+    assert back.group(1) == f"{APP}/"  # a registered logout URL, never a request parameter
+
+
+async def test_an_expired_login_of_an_unknown_client_offers_no_link(
+    tenant: LiveServer, client: httpx.AsyncClient
+) -> None:
+    params = {"state": "x", "client_id": "https://evil.example"}
+    page = await client.get(f"{tenant.url}/u/login", params=params)
+    assert "This login page has expired" in page.text
+    assert 'id="back"' not in page.text
+    assert "evil.example" not in page.text
 
 
 async def test_second_authorize_is_silent_with_a_session(

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import httpx
 import pytest
 
 from testing.servers import LiveServer
+from testing.tenant import start_tenant
 from tests.devtenant.helpers import (
     API,
+    APP,
     CALLBACK,
     SPA,
     WEB,
@@ -157,6 +160,26 @@ async def test_refresh_mints_a_management_api_token(
         client, tenant, response.json()["refresh_token"], audience=management, scope="read:users"
     )
     assert too_much.json()["error"] == "invalid_scope"
+
+
+async def test_outside_the_mrrt_policies_a_refresh_gets_the_logins_audience(
+    tmp_path: Path, client: httpx.AsyncClient
+) -> None:
+    tenant = start_tenant(tmp_path / "devtenant", [APP], mrrt_audiences=[API])
+    try:
+        issued = await tokens(client, tenant)
+        management = f"{tenant.url}/api/v2/"
+        response = await refresh(
+            client, tenant, issued["refresh_token"], audience=management, scope="read:current_user"
+        )
+        assert response.status_code == 200, response.text  # silently, as at Auth0
+        # The token is for the login's API, without the scope asked for another API.
+        claims = await verify_token(client, tenant, response.json()["access_token"], API)
+        assert "read:current_user" not in claims["scope"].split()
+        allowed = await refresh(client, tenant, response.json()["refresh_token"], audience=API)
+        assert allowed.status_code == 200
+    finally:
+        tenant.stop()
 
 
 async def test_client_credentials_token(tenant: LiveServer, client: httpx.AsyncClient) -> None:
