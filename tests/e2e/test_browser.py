@@ -7,6 +7,8 @@ writes the screenshots the README shows (docs/screenshots/*.png).
 from __future__ import annotations
 
 import asyncio
+import os
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -29,7 +31,14 @@ from tests.conftest import require
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+README_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# The README's pictures are rewritten only when asked (UPDATE_SCREENSHOTS=1), so that a test
+# run leaves the work tree clean; otherwise the same shots go to a temporary folder.
+SCREENSHOTS = (
+    README_SCREENSHOTS
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "e2e-screenshots"
+)
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
