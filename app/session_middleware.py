@@ -58,24 +58,31 @@ class _SessionState:
     created: float
     seen: float
     snapshot: str  # the data as loaded, serialized, to tell whether the request changed it
-    rotate: bool = False
+    rotate_to: str | None = None  # the new id rotate_session() chose, saved at commit
 
 
 def _dump(data: dict[str, Any]) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
-def rotate_session(request: HTTPConnection) -> None:
+def new_session_id() -> str:
+    return secrets.token_urlsafe(SESSION_ID_BYTES)
+
+
+def rotate_session(request: HTTPConnection) -> str:
     """Give the session a new id when this response is sent, and delete the old record.
 
     Call it at login: an id an attacker planted or saw before login (session fixation) is
     worthless afterwards.  The CSRF token goes too, since the attacker may know it.
+    Returns the new id, so login can index the session under it (back-channel logout).
     """
     state = request.scope.get(SCOPE_STATE)
     if not isinstance(state, _SessionState):
         raise RuntimeError("rotate_session() needs ServerSessionMiddleware around the app")
-    state.rotate = True
+    if state.rotate_to is None:
+        state.rotate_to = new_session_id()
     request.session.pop(CSRF_SESSION_KEY, None)
+    return state.rotate_to
 
 
 class ServerSessionMiddleware:
@@ -175,8 +182,9 @@ class ServerSessionMiddleware:
             if state.sid is not None:
                 await self.store.delete(state.sid)
             return self._expired_cookie() if state.had_cookie else None
-        if state.sid is None or state.rotate:
-            old_sid, state.sid, state.created = state.sid, self._new_id(), now
+        if state.sid is None or state.rotate_to is not None:
+            old_sid, state.created = state.sid, now
+            state.sid, state.rotate_to = state.rotate_to or new_session_id(), None
             await self._save(state.sid, data, state, now)
             if old_sid is not None:
                 await self.store.delete(old_sid)
@@ -184,10 +192,6 @@ class ServerSessionMiddleware:
         if _dump(data) != state.snapshot or now - state.seen >= self.refresh_interval:
             await self._save(state.sid, data, state, now)
         return None
-
-    @staticmethod
-    def _new_id() -> str:
-        return secrets.token_urlsafe(SESSION_ID_BYTES)
 
     def _remaining(self, state: _SessionState, now: float) -> int:
         """Whole seconds until the absolute timeout, at least 1."""

@@ -26,6 +26,9 @@ logger = logging.getLogger(__name__)
 
 REDIS_KEY_PREFIX = "app:session:"
 PENDING_SHARE = 10  # the pending-login space of the memory store is 1/10 of its size
+REDIS_LINK_PREFIX = "app:logout-link:"  # sorted set: session ids logged in under one sid/sub
+REDIS_ONCE_PREFIX = "app:once:"  # names claimed once (logout-token jti): SET NX EX
+MAX_ONCE_NAMES = 100_000  # the memory store forgets the oldest claimed names beyond this
 # A session lookup sits in front of every page: fail fast (503) rather than hang a worker.
 REDIS_SOCKET_TIMEOUT = 2.0  # seconds for one command
 REDIS_CONNECT_TIMEOUT = 2.0  # seconds to open a connection
@@ -52,6 +55,18 @@ class SessionStore(Protocol):
 
     async def delete(self, sid: str) -> None:
         """Forget `sid`; deleting an unknown id is not an error."""
+        ...
+
+    async def link(self, sid: str, tags: list[str], ttl: int) -> None:
+        """Remember for `ttl` seconds that session `sid` belongs under each of `tags`."""
+        ...
+
+    async def delete_linked(self, tag: str) -> int:
+        """Delete every session linked to `tag` (back-channel logout); how many ids it held."""
+        ...
+
+    async def claim_once(self, name: str, ttl: int) -> bool:
+        """True the first time `name` is claimed within `ttl` seconds, False after (replays)."""
         ...
 
     async def aclose(self) -> None:
@@ -128,6 +143,11 @@ class MemorySessionStore:
         self._pending = _Space(
             max(1, max_sessions // PENDING_SHARE), max(1, max_bytes // PENDING_SHARE)
         )
+        self._linked: dict[str, set[str]] = {}  # tag -> session ids
+        # session id -> its tags, oldest first; bounded like the users' space, so links of
+        # sessions the space evicted go too
+        self._tags: OrderedDict[str, list[str]] = OrderedDict()
+        self._once: OrderedDict[str, float] = OrderedDict()  # name -> expiry (monotonic)
 
     def __len__(self) -> int:
         return len(self._users.records) + len(self._pending.records)
@@ -149,11 +169,54 @@ class MemorySessionStore:
     async def delete(self, sid: str) -> None:
         self._users.pop(sid)
         self._pending.pop(sid)
+        self._unlink(sid)
+
+    def _unlink(self, sid: str) -> None:
+        for tag in self._tags.pop(sid, []):
+            members = self._linked.get(tag)
+            if members is not None:
+                members.discard(sid)
+                if not members:
+                    del self._linked[tag]
+
+    async def link(self, sid: str, tags: list[str], ttl: int) -> None:
+        self._tags.setdefault(sid, []).extend(tags)
+        self._tags.move_to_end(sid)
+        for tag in tags:
+            self._linked.setdefault(tag, set()).add(sid)
+        while len(self._tags) > self.max_sessions:
+            self._unlink(next(iter(self._tags)))
+
+    async def delete_linked(self, tag: str) -> int:
+        sids = self._linked.pop(tag, set())
+        for sid in sids:
+            await self.delete(sid)
+        return len(sids)
+
+    async def claim_once(self, name: str, ttl: int) -> bool:
+        now = time.monotonic()
+        expires_at = self._once.get(name)
+        if expires_at is not None and expires_at > now:
+            return False
+        self._once[name] = now + ttl
+        self._once.move_to_end(name)
+        while self._once and (
+            len(self._once) > MAX_ONCE_NAMES or next(iter(self._once.values())) <= now
+        ):
+            self._once.popitem(last=False)
+        return True
 
     async def aclose(self) -> None:
         for space in (self._users, self._pending):
             space.records.clear()
             space.bytes = 0
+        self._linked.clear()
+        self._tags.clear()
+        self._once.clear()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def redacted_location(url: str) -> str:
@@ -212,6 +275,41 @@ class RedisSessionStore:
             await self._redis.delete(REDIS_KEY_PREFIX + sid)
         except (RedisError, OSError) as exc:
             raise self._unavailable(exc) from None
+
+    async def link(self, sid: str, tags: list[str], ttl: int) -> None:
+        # A sorted set scored by login time: links older than a session can live are
+        # trimmed at each login, so a user who logs in often keeps a bounded set.
+        now = time.time()
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                for tag in tags:
+                    key = REDIS_LINK_PREFIX + tag
+                    pipe.zadd(key, {sid: now})
+                    pipe.zremrangebyscore(key, "-inf", now - ttl)
+                    pipe.expire(key, ttl)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(exc) from None
+
+    async def delete_linked(self, tag: str) -> int:
+        key = REDIS_LINK_PREFIX + tag
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.zrange(key, 0, -1)
+                pipe.delete(key)
+                members, _ = await pipe.execute()
+            if members:
+                await self._redis.delete(*(REDIS_KEY_PREFIX + _text(m) for m in members))
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(exc) from None
+        return len(members)
+
+    async def claim_once(self, name: str, ttl: int) -> bool:
+        try:
+            claimed = await self._redis.set(REDIS_ONCE_PREFIX + name, b"1", ex=ttl, nx=True)
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(exc) from None
+        return bool(claimed)
 
     async def aclose(self) -> None:
         await self._redis.aclose()
