@@ -20,7 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app.deps import LogoutTokensDep, ProviderDep, SessionStoreDep
-from app.errors import InvalidLogoutToken, IssuerUnavailable
+from app.errors import InvalidLogoutToken, IssuerMismatch, IssuerUnavailable
 from app.logout_token import CLOCK_LEEWAY, MAX_TOKEN_AGE, LogoutClaims, LogoutTokenVerifier
 from app.oidc import OidcProvider, provider_metadata
 from app.session_store import SessionStore
@@ -79,8 +79,10 @@ async def verified_claims(
     provider: OidcProvider, verifier: LogoutTokenVerifier, token: str
 ) -> LogoutClaims:
     try:
-        metadata = await provider_metadata(provider)
+        metadata = await provider_metadata(provider, verifier.issuer)
         return await verifier.verify(token, metadata, provider.fetch_jwk_set)
+    except IssuerMismatch as exc:
+        raise IssuerUnavailable("The issuer's discovery names another issuer.") from exc
     except (httpx.HTTPError, RuntimeError) as exc:
         raise IssuerUnavailable("The issuer's keys cannot be fetched.") from exc
 
