@@ -17,6 +17,7 @@ The hierarchy::
     │   └── RefreshRejected
     ├── InvalidLogoutToken .......... back-channel logout: 400 (413) JSON, nothing deleted
     ├── IssuerUnavailable ........... back-channel logout: 503 JSON, the tenant may retry
+    ├── LockTimeout ................. caught by the token manager: TokenUnavailable
     └── ProxyError .................. JSON `{error, error_description}` with its status
         ├── InvalidProxyPath ........ 400
         ├── SlowUpload .............. 408
@@ -170,3 +171,9 @@ class InvalidLogoutToken(Exception):
 class IssuerUnavailable(Exception):
     """Raised when the issuer's discovery document or JWKS cannot be fetched to check a
     logout token; answered 503 so the tenant may try again."""
+
+
+class LockTimeout(Exception):
+    """Raised when a lock shared through the session store stays held by another request
+    (or a process that died holding it) for longer than the caller may wait; the token
+    manager turns it into TokenUnavailable (token_endpoint_unavailable)."""

@@ -10,8 +10,12 @@ carries `_created` and `_seen` so a record is refused once either limit has pass
 a store kept it.  Those two keys are reserved and never appear in `request.session`; other
 `_` keys (Authlib's `_state_*`) are ordinary session data.
 
-Concurrent requests of one session each save what they saw: the last response wins, as with
-every cookie-id session store.
+Concurrent requests of one session (on any number of workers) never lose each other's
+updates: a response saves only the keys its request changed, merged into the latest
+stored record by the store's atomic `modify`, and a record deleted meanwhile (logout,
+back-channel logout) stays deleted.  Code that writes to the store itself while the
+request runs (a token refresh) calls `mark_persisted` so the response does not write the
+same keys again over a newer value.
 """
 
 from __future__ import annotations
@@ -57,12 +61,40 @@ class _SessionState:
     had_cookie: bool  # the request sent our cookie (maybe stale): expire it if nothing is saved
     created: float
     seen: float
-    snapshot: str  # the data as loaded, serialized, to tell whether the request changed it
+    snapshot: dict[str, str]  # each key's value as loaded, serialized: what the request changed
     rotate_to: str | None = None  # the new id rotate_session() chose, saved at commit
 
 
 def _dump(data: dict[str, Any]) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def _snapshot(data: dict[str, Any]) -> dict[str, str]:
+    return {key: _dump(value) for key, value in data.items()}
+
+
+def _state(request: HTTPConnection) -> _SessionState:
+    state = request.scope.get(SCOPE_STATE)
+    if not isinstance(state, _SessionState):
+        raise RuntimeError("the session helpers need ServerSessionMiddleware around the app")
+    return state
+
+
+def session_id(request: HTTPConnection) -> str | None:
+    """The id the session is stored under once this response is sent (None: not yet saved)."""
+    state = _state(request)
+    return state.rotate_to or state.sid
+
+
+def mark_persisted(request: HTTPConnection, *keys: str) -> None:
+    """Record that `keys` of `request.session` are already in the store as they are now,
+    so the response does not write them again (over a value another worker saved since)."""
+    state = _state(request)
+    for key in keys:
+        if key in request.session:
+            state.snapshot[key] = _dump(request.session[key])
+        else:
+            state.snapshot.pop(key, None)
 
 
 def new_session_id() -> str:
@@ -76,9 +108,7 @@ def rotate_session(request: HTTPConnection) -> str:
     worthless afterwards.  The CSRF token goes too, since the attacker may know it.
     Returns the new id, so login can index the session under it (back-channel logout).
     """
-    state = request.scope.get(SCOPE_STATE)
-    if not isinstance(state, _SessionState):
-        raise RuntimeError("rotate_session() needs ServerSessionMiddleware around the app")
+    state = _state(request)
     if state.rotate_to is None:
         state.rotate_to = new_session_id()
     request.session.pop(CSRF_SESSION_KEY, None)
@@ -171,9 +201,9 @@ class ServerSessionMiddleware:
             await self.store.delete(sid)
             record = None
         if sid is None or record is None:
-            return _SessionState(None, cookie is not None, now, now, _dump({})), {}
+            return _SessionState(None, cookie is not None, now, now, {}), {}
         created, seen = float(record.pop(CREATED)), float(record.pop(SEEN))
-        return _SessionState(sid, True, created, seen, _dump(record)), record
+        return _SessionState(sid, True, created, seen, _snapshot(record)), record
 
     async def _commit(self, data: dict[str, Any], state: _SessionState) -> str | None:
         """Persist the session after the app ran; the Set-Cookie value to send, if any."""
@@ -189,13 +219,43 @@ class ServerSessionMiddleware:
             if old_sid is not None:
                 await self.store.delete(old_sid)
             return self._cookie(self.signer.sign(state.sid).decode(), self._remaining(state, now))
-        if _dump(data) != state.snapshot or now - state.seen >= self.refresh_interval:
-            await self._save(state.sid, data, state, now)
-        return None
+        current = _snapshot(data)
+        changed = {
+            key: data[key] for key, dumped in current.items() if state.snapshot.get(key) != dumped
+        }
+        removed = state.snapshot.keys() - current.keys()
+        if not changed and not removed and now - state.seen < self.refresh_interval:
+            return None
+        merged = await self._merge(state, changed, removed, now)
+        # Deleted meanwhile (logged out elsewhere): stays deleted, and the cookie goes.
+        return None if merged else self._expired_cookie()
 
     def _remaining(self, state: _SessionState, now: float) -> int:
         """Whole seconds until the absolute timeout, at least 1."""
         return max(1, math.ceil(state.created + self.absolute_timeout - now))
+
+    async def _merge(
+        self, state: _SessionState, changed: dict[str, Any], removed: set[str], now: float
+    ) -> bool:
+        """Apply this request's changes to the latest record; False if it no longer exists."""
+        assert state.sid is not None
+        refresh_after = now - self.refresh_interval
+
+        def change(record: SessionRecord) -> SessionRecord | None:
+            seen = record.get(SEEN)
+            if (
+                not changed
+                and not removed
+                and isinstance(seen, int | float)
+                and seen > refresh_after
+            ):
+                return None  # another request just refreshed the idle expiry
+            for key in removed:
+                record.pop(key, None)
+            return {**record, **changed, SEEN: now}
+
+        ttl = min(self.idle_timeout, self._remaining(state, now))
+        return await self.store.modify(state.sid, change, ttl) is not None
 
     async def _save(self, sid: str, data: dict[str, Any], state: _SessionState, now: float) -> None:
         record = {**data, CREATED: state.created, SEEN: now}

@@ -7,20 +7,24 @@ Records are kept as JSON bytes, not Python objects, so 10,000 live sessions stay
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import random
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, WatchError
 
 from app.config import MEMORY_STORE_MAX_BYTES, Settings
 from app.errors import SessionStoreUnavailable, SettingsError
+from app.session_locks import Locks, MemoryLocks, RedisLocks
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +40,13 @@ REDIS_CONNECT_TIMEOUT = 2.0  # seconds to open a connection
 # the first command on each would otherwise fail although Redis is back.
 REDIS_RETRIES = 1
 
+MAX_MODIFY_ATTEMPTS = 30  # optimistic tries of one read-modify-write under contention
+MODIFY_BACKOFF = 0.002  # seconds; doubled per try (capped), jittered, so writers spread out
+MODIFY_BACKOFF_CAP = 0.05
+
 SessionRecord = dict[str, Any]
+# Given the latest stored record, the record to store instead; None leaves it as it is.
+Change = Callable[[SessionRecord], SessionRecord | None]
 
 
 class SessionStore(Protocol):
@@ -55,6 +65,19 @@ class SessionStore(Protocol):
 
     async def delete(self, sid: str) -> None:
         """Forget `sid`; deleting an unknown id is not an error."""
+        ...
+
+    async def modify(
+        self, sid: str, change: Change, ttl: int | None = None
+    ) -> SessionRecord | None:
+        """Apply `change` to the latest record of `sid` atomically (no other writer's update
+        is lost); None when there is no record (a deleted session is never brought back).
+        `ttl` None keeps the record's expiry."""
+        ...
+
+    @property
+    def locks(self) -> Locks:
+        """Locks held across every process that shares this store."""
         ...
 
     async def link(self, sid: str, tags: list[str], ttl: int) -> None:
@@ -148,6 +171,11 @@ class MemorySessionStore:
         # sessions the space evicted go too
         self._tags: OrderedDict[str, list[str]] = OrderedDict()
         self._once: OrderedDict[str, float] = OrderedDict()  # name -> expiry (monotonic)
+        self._locks = MemoryLocks()
+
+    @property
+    def locks(self) -> Locks:
+        return self._locks
 
     def __len__(self) -> int:
         return len(self._users.records) + len(self._pending.records)
@@ -170,6 +198,20 @@ class MemorySessionStore:
         self._users.pop(sid)
         self._pending.pop(sid)
         self._unlink(sid)
+
+    async def modify(
+        self, sid: str, change: Change, ttl: int | None = None
+    ) -> SessionRecord | None:
+        # No await between the read and the write: atomic within the one process.
+        record = await self.load(sid)
+        if record is None:
+            return None
+        changed = change(record)
+        if changed is None:
+            return record
+        expires_at = self._records[sid][0] if ttl is None else time.monotonic() + ttl
+        self._records[sid] = (expires_at, encode_record(changed))
+        return changed
 
     def _unlink(self, sid: str) -> None:
         for tag in self._tags.pop(sid, []):
@@ -246,6 +288,11 @@ class RedisSessionStore:
             socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
             retry=Retry(NoBackoff(), REDIS_RETRIES),
         )
+        self._locks = RedisLocks(self._redis, self._unavailable)
+
+    @property
+    def locks(self) -> Locks:
+        return self._locks
 
     def _unavailable(self, exc: Exception) -> SessionStoreUnavailable:
         # redis-py messages name hosts and ports, never keys; still, only the class name
@@ -275,6 +322,36 @@ class RedisSessionStore:
             await self._redis.delete(REDIS_KEY_PREFIX + sid)
         except (RedisError, OSError) as exc:
             raise self._unavailable(exc) from None
+
+    async def modify(
+        self, sid: str, change: Change, ttl: int | None = None
+    ) -> SessionRecord | None:
+        key = REDIS_KEY_PREFIX + sid
+        try:
+            for attempt in range(MAX_MODIFY_ATTEMPTS):
+                if attempt:
+                    backoff = min(MODIFY_BACKOFF_CAP, MODIFY_BACKOFF * 2**attempt)
+                    await asyncio.sleep(random.uniform(0, backoff))  # noqa: S311 - jitter only
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    try:
+                        # Optimistic: the SET only happens if nobody wrote the key meanwhile.
+                        await pipe.watch(key)
+                        record = decode_record(await pipe.get(key))
+                        changed = None if record is None else change(record)
+                        if changed is None:
+                            return record
+                        pipe.multi()  # type: ignore[no-untyped-call]
+                        if ttl is None:
+                            pipe.set(key, encode_record(changed), keepttl=True)
+                        else:
+                            pipe.set(key, encode_record(changed), ex=ttl)
+                        await pipe.execute()
+                        return changed
+                    except WatchError:
+                        continue
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(exc) from None
+        raise self._unavailable(WatchError("too many concurrent writers"))
 
     async def link(self, sid: str, tags: list[str], ttl: int) -> None:
         # A sorted set scored by login time: links older than a session can live are
