@@ -10,7 +10,7 @@ import base64
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -24,8 +24,9 @@ from jose import jwt
 from devtenant.config import Settings as TenantSettings
 from devtenant.config import default_registry
 from devtenant.keys import KeyRing
-from tests.app.stack import ALICE, BOB, Stack, csrf_from, running_stack
-from tests.redis_server import RedisServer
+from testing.live_stack import LiveStack, csrf_from, running_live_stack
+from testing.login import ALICE, BOB
+from testing.redis_server import RedisServer
 
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 TENANT_COOKIE = "devtenant_session"
@@ -34,17 +35,17 @@ CLIENT_ID = "quickstart-web"
 
 
 @pytest.fixture(params=["memory", "redis"])
-def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveStack]:
     overrides = {}
     if request.param == "redis":
         server: RedisServer = request.getfixturevalue("redis_server")
         overrides["session_store_url"] = server.url
-    with running_stack(tmp_path / "tenant", **overrides) as running:
+    with running_live_stack(tmp_path / "tenant", app=overrides) as running:
         yield running
 
 
 @pytest.fixture
-async def browsers(stack: Stack) -> AsyncIterator[list[httpx.AsyncClient]]:
+async def browsers(stack: LiveStack) -> AsyncIterator[list[httpx.AsyncClient]]:
     async with AsyncExitStack() as exits:
         yield [await exits.enter_async_context(stack.client()) for _ in range(4)]
 
@@ -60,7 +61,7 @@ async def logged_in(browser: httpx.AsyncClient) -> bool:
 
 
 async def test_logging_out_of_the_tenant_logs_out_every_browser_of_that_session(
-    stack: Stack, browsers: list[httpx.AsyncClient]
+    stack: LiveStack, browsers: list[httpx.AsyncClient]
 ) -> None:
     first, second, other_session, bob = browsers
     await stack.login(first)
@@ -84,13 +85,13 @@ async def test_logging_out_of_the_tenant_logs_out_every_browser_of_that_session(
 
 
 def alice_user_id() -> str:
-    user = default_registry(TenantSettings(_env_file=None)).user_by_email(ALICE[0])  # type: ignore[call-arg]
+    user = default_registry(TenantSettings(_env_file=None)).user_by_email(ALICE[0])
     assert user is not None
     return user.user_id
 
 
 async def test_an_administrator_ending_a_users_sessions_logs_out_all_their_browsers(
-    stack: Stack, browsers: list[httpx.AsyncClient]
+    stack: LiveStack, browsers: list[httpx.AsyncClient]
 ) -> None:
     alice_1, alice_2, bob, _ = browsers
     for browser, user in ((alice_1, ALICE), (alice_2, ALICE), (bob, BOB)):
@@ -110,7 +111,7 @@ async def test_an_administrator_ending_a_users_sessions_logs_out_all_their_brows
 # --- refused logout tokens --------------------------------------------------------------
 
 
-def claims_for(stack: Stack, **changes: Any) -> dict[str, Any]:
+def claims_for(stack: LiveStack, **changes: Any) -> dict[str, Any]:
     """Valid logout-token claims for Alice (every session of hers), with `changes`."""
     now = int(time.time())
     claims = {
@@ -126,16 +127,16 @@ def claims_for(stack: Stack, **changes: Any) -> dict[str, Any]:
     return {name: value for name, value in claims.items() if value is not None}
 
 
-def tenant_signed(stack: Stack, claims: dict[str, Any], typ: str = "logout+jwt") -> str:
+def tenant_signed(stack: LiveStack, claims: dict[str, Any], typ: str = "logout+jwt") -> str:
     """Signed with the tenant's own current key (tests may read its data folder)."""
     return KeyRing(stack_data_dir(stack)).sign(claims, typ=typ)
 
 
-def stack_data_dir(stack: Stack) -> Path:
-    return Path(stack.tenant.app.state.tenant.settings.devtenant_data_dir)
+def stack_data_dir(stack: LiveStack) -> Path:
+    return Path(stack.gate.app.state.tenant.settings.devtenant_data_dir)  # type: ignore[attr-defined]
 
 
-def forged(stack: Stack, claims: dict[str, Any]) -> str:
+def forged(stack: LiveStack, claims: dict[str, Any]) -> str:
     """Signed with a key of our own under the tenant's kid."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(
@@ -158,7 +159,7 @@ def unsigned(claims: dict[str, Any]) -> str:
     return f"{part({'alg': 'none', 'typ': 'logout+jwt'})}.{part(claims)}."
 
 
-BAD_TOKENS = {
+BAD_TOKENS: dict[str, Callable[[LiveStack], str]] = {
     "forged": lambda s: forged(s, claims_for(s)),
     "unsigned": lambda s: unsigned(claims_for(s)),
     # alg confusion: HMAC keyed with something public or shared, not the tenant's RSA key
@@ -182,7 +183,7 @@ BAD_TOKENS = {
 
 @pytest.mark.parametrize("case", sorted(BAD_TOKENS))
 async def test_bad_logout_tokens_are_refused_and_delete_nothing(
-    stack: Stack, browsers: list[httpx.AsyncClient], case: str
+    stack: LiveStack, browsers: list[httpx.AsyncClient], case: str
 ) -> None:
     alice = browsers[0]
     await stack.login(alice)
@@ -196,7 +197,7 @@ async def test_bad_logout_tokens_are_refused_and_delete_nothing(
 
 
 async def test_a_replayed_logout_token_is_refused(
-    stack: Stack, browsers: list[httpx.AsyncClient]
+    stack: LiveStack, browsers: list[httpx.AsyncClient]
 ) -> None:
     alice, second = browsers[:2]
     await stack.login(alice)
@@ -231,7 +232,7 @@ async def test_a_replayed_logout_token_is_refused(
     ],
 )
 async def test_malformed_requests_are_refused(
-    stack: Stack, content: bytes, headers: dict[str, str], status: int
+    stack: LiveStack, content: bytes, headers: dict[str, str], status: int
 ) -> None:
     async with httpx.AsyncClient(base_url=stack.app.url) as tenant_side:
         answer = await tenant_side.post("/backchannel-logout", content=content, headers=headers)

@@ -14,8 +14,8 @@ from fastapi import FastAPI, Request
 
 from app.session_middleware import ServerSessionMiddleware, rotate_session
 from app.session_store import MemorySessionStore, RedisSessionStore, SessionStore
-from tests.redis_server import RedisServer
-from tests.servers import LiveServer
+from testing.redis_server import RedisServer
+from testing.servers import LiveServer
 
 SECRET = "test-session-secret"
 

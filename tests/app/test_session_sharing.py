@@ -12,7 +12,7 @@ import pytest
 from app.errors import LockTimeout
 from app.session_locks import REDIS_LOCK_PREFIX
 from app.session_store import MemorySessionStore, RedisSessionStore, SessionRecord, SessionStore
-from tests.redis_server import RedisServer
+from testing.redis_server import RedisServer
 
 RECORD = {"user": {"sub": "auth0|0123456789abcdef01234567"}}
 

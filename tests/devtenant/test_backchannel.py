@@ -16,6 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from testing.servers import LiveServer
+from testing.tenant import start_tenant
 from tests.devtenant.helpers import (
     ALICE,
     APP,
@@ -30,8 +32,6 @@ from tests.devtenant.helpers import (
     tokens,
     verify_token,
 )
-from tests.servers import LiveServer
-from tests.tenant import start_tenant
 
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 ADMIN = ("quickstart-admin", "quickstart-admin-dev-secret")
