@@ -40,6 +40,7 @@ PROXY_BODY_IDLE_TIMEOUT = 10.0  # seconds an upload may pause between two chunks
 PROXY_BODY_TIMEOUT = 60.0  # seconds an upload may take in all
 SESSION_COOKIE = "app_session"
 MIN_SESSION_SECRET = 32  # bytes of SESSION_SECRET required on a real tenant
+REFRESH_LOCK_TIMEOUT = 15.0  # seconds: beyond the token endpoint's connect + read timeouts
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -78,6 +79,9 @@ class Settings(BaseSettings):
     proxy_body_timeout: float = Field(default=PROXY_BODY_TIMEOUT, gt=0)
     # Worker processes: `python -m serving` (the Procfile) and uvicorn start this many.
     web_concurrency: int = Field(default=1, gt=0)
+    # Seconds a token refresh may hold its session's lock; a worker that dies holding it
+    # blocks that session's refreshes this long at most.
+    refresh_lock_timeout: float = Field(default=REFRESH_LOCK_TIMEOUT, ge=2)
     # Extra allow-list entries as JSON (see app/interceptor.py); the defaults cover the API
     # and the Management API.
     allowed_list: Annotated[list[str | dict[str, object]], NoDecode] = Field(default_factory=list)

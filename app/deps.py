@@ -21,8 +21,10 @@ from app.dpop import DpopKey
 from app.errors import LoginRequired
 from app.logout_token import LogoutTokenVerifier
 from app.oidc import PROVIDER, OidcProvider, provider_metadata
+from app.refresh_once import RefreshCoordinator, SharedSession
+from app.session_middleware import session_id
 from app.session_store import SessionStore
-from app.session_tokens import RefreshCoordinator, SessionTokens
+from app.session_tokens import SessionTokens
 from app.token_source import TokenSource
 
 
@@ -70,6 +72,11 @@ async def get_token_source(
 ) -> TokenSource:
     """The token manager of this request's session: what the allow-list interceptor asks."""
     refreshes = cast(RefreshCoordinator, request.app.state.refreshes)
+    stored_id = session_id(request)
+    shared = None
+    if stored_id is not None:  # a stored session: refresh once across every process
+        store = cast(SessionStore, request.app.state.session_store)
+        shared = SharedSession(store, stored_id, settings.refresh_lock_timeout, request)
     return SessionTokens(
         request.session,
         settings,
@@ -77,6 +84,7 @@ async def get_token_source(
         lambda: provider_metadata(provider, settings.issuer),
         refreshes,
         dpop,
+        shared,
     )
 
 

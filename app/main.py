@@ -26,11 +26,11 @@ from app.interceptor import default_allowed_list
 from app.logout_token import LogoutTokenVerifier
 from app.oidc import create_oauth
 from app.proxy import create_proxy_router
+from app.refresh_once import RefreshCoordinator
 from app.request_guard import RequestGuard
 from app.security_headers import SecurityHeadersMiddleware
 from app.session_middleware import ServerSessionMiddleware
 from app.session_store import create_session_store
-from app.session_tokens import RefreshCoordinator
 from app.templating import STATIC_DIR
 
 QUIET_LOGGERS = ("httpx", "httpcore")

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, WatchError
@@ -39,6 +39,8 @@ REDIS_CONNECT_TIMEOUT = 2.0  # seconds to open a connection
 # One retry on a fresh connection: after Redis restarts, pooled connections are dead, and
 # the first command on each would otherwise fail although Redis is back.
 REDIS_RETRIES = 1
+REDIS_MAX_CONNECTIONS = 64  # per process
+REDIS_POOL_TIMEOUT = 2.0  # seconds to wait for a free connection before answering 503
 
 MAX_MODIFY_ATTEMPTS = 30  # optimistic tries of one read-modify-write under contention
 MODIFY_BACKOFF = 0.002  # seconds; doubled per try (capped), jittered, so writers spread out
@@ -282,12 +284,17 @@ class RedisSessionStore:
 
     def __init__(self, url: str) -> None:
         self.location = redacted_location(url)
-        self._redis: Redis = Redis.from_url(
+        # A blocking pool: at a burst, requests wait briefly for a connection instead of
+        # failing at once, and one process never opens more than REDIS_MAX_CONNECTIONS.
+        pool = BlockingConnectionPool.from_url(
             url,
+            max_connections=REDIS_MAX_CONNECTIONS,
+            timeout=REDIS_POOL_TIMEOUT,
             socket_timeout=REDIS_SOCKET_TIMEOUT,
             socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
             retry=Retry(NoBackoff(), REDIS_RETRIES),
         )
+        self._redis: Redis = Redis.from_pool(pool)
         self._locks = RedisLocks(self._redis, self._unavailable)
 
     @property
