@@ -33,7 +33,7 @@ from app.deps import (
 from app.dpop import DpopKey
 from app.errors import AuthFlowError, IssuerMismatch, WrongAudience
 from app.oidc import DISCOVERY_PATH, OidcProvider, is_auth0_domain, provider_metadata
-from app.session_middleware import rotate_session
+from app.session_state import rotate_session
 from app.session_tokens import REFRESH_KEY, check_audience, store_token_set, with_client_auth
 
 router = APIRouter(tags=["auth"])

@@ -22,7 +22,7 @@ from app.errors import LoginRequired
 from app.logout_token import LogoutTokenVerifier
 from app.oidc import PROVIDER, OidcProvider, provider_metadata
 from app.refresh_once import RefreshCoordinator, SharedSession
-from app.session_middleware import session_id
+from app.session_state import session_id
 from app.session_store import SessionStore
 from app.session_tokens import SessionTokens
 from app.token_source import TokenSource

@@ -26,7 +26,7 @@ from typing import Any
 from starlette.requests import HTTPConnection
 
 from app.errors import LockTimeout, TokenUnavailable
-from app.session_middleware import mark_persisted
+from app.session_state import mark_persisted
 from app.session_store import Change, SessionRecord, SessionStore
 
 REFRESH_REUSE_GRACE = 10.0  # seconds a finished refresh answers requests holding the old token

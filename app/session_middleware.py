@@ -20,11 +20,8 @@ same keys again over a newer value.
 
 from __future__ import annotations
 
-import json
 import math
-import secrets
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from itsdangerous import BadSignature, TimestampSigner
@@ -33,14 +30,12 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import SESSION_ABSOLUTE_TIMEOUT, SESSION_COOKIE, SESSION_IDLE_TIMEOUT
-from app.csrf import CSRF_SESSION_KEY
 from app.errors import SessionStoreUnavailable
 from app.exception_handlers import session_store_unavailable_response
+from app.session_state import SCOPE_STATE, SessionState, new_session_id, snapshot
 from app.session_store import SessionRecord, SessionStore
 
 SESSION_SALT = "app.session"  # separates session-cookie signatures from any other use of the key
-SESSION_ID_BYTES = 32  # 256 random bits per id
-SCOPE_STATE = "app.session_state"
 CREATED = "_created"  # reserved record key: when this id was issued (Unix time)
 SEEN = "_seen"  # reserved record key: when the record was last saved (Unix time)
 RESERVED_KEYS = frozenset({CREATED, SEEN})
@@ -51,68 +46,6 @@ USER_KEY = "user"  # set at /callback: a session without it is a login in progre
 # Seconds a session without a user is kept: time enough to get through the tenant's login
 # page, not a place for a flood of cookie-less /login calls to settle in.
 PENDING_LOGIN_TTL = 15 * 60
-
-
-@dataclass
-class _SessionState:
-    """What the middleware remembers about one request's session between load and save."""
-
-    sid: str | None  # id of the stored record; None for a new session
-    had_cookie: bool  # the request sent our cookie (maybe stale): expire it if nothing is saved
-    created: float
-    seen: float
-    snapshot: dict[str, str]  # each key's value as loaded, serialized: what the request changed
-    rotate_to: str | None = None  # the new id rotate_session() chose, saved at commit
-
-
-def _dump(data: dict[str, Any]) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"))
-
-
-def _snapshot(data: dict[str, Any]) -> dict[str, str]:
-    return {key: _dump(value) for key, value in data.items()}
-
-
-def _state(request: HTTPConnection) -> _SessionState:
-    state = request.scope.get(SCOPE_STATE)
-    if not isinstance(state, _SessionState):
-        raise RuntimeError("the session helpers need ServerSessionMiddleware around the app")
-    return state
-
-
-def session_id(request: HTTPConnection) -> str | None:
-    """The id the session is stored under once this response is sent (None: not yet saved)."""
-    state = _state(request)
-    return state.rotate_to or state.sid
-
-
-def mark_persisted(request: HTTPConnection, *keys: str) -> None:
-    """Record that `keys` of `request.session` are already in the store as they are now,
-    so the response does not write them again (over a value another worker saved since)."""
-    state = _state(request)
-    for key in keys:
-        if key in request.session:
-            state.snapshot[key] = _dump(request.session[key])
-        else:
-            state.snapshot.pop(key, None)
-
-
-def new_session_id() -> str:
-    return secrets.token_urlsafe(SESSION_ID_BYTES)
-
-
-def rotate_session(request: HTTPConnection) -> str:
-    """Give the session a new id when this response is sent, and delete the old record.
-
-    Call it at login: an id an attacker planted or saw before login (session fixation) is
-    worthless afterwards.  The CSRF token goes too, since the attacker may know it.
-    Returns the new id, so login can index the session under it (back-channel logout).
-    """
-    state = _state(request)
-    if state.rotate_to is None:
-        state.rotate_to = new_session_id()
-    request.session.pop(CSRF_SESSION_KEY, None)
-    return state.rotate_to
 
 
 class ServerSessionMiddleware:
@@ -192,7 +125,7 @@ class ServerSessionMiddleware:
             return True  # not a record this middleware wrote
         return now >= created + self.absolute_timeout or now >= seen + self.idle_timeout
 
-    async def _load(self, connection: HTTPConnection) -> tuple[_SessionState, dict[str, Any]]:
+    async def _load(self, connection: HTTPConnection) -> tuple[SessionState, dict[str, Any]]:
         now = time.time()
         cookie = connection.cookies.get(self.cookie_name)
         sid = self._unsign(cookie) if cookie else None
@@ -201,11 +134,11 @@ class ServerSessionMiddleware:
             await self.store.delete(sid)
             record = None
         if sid is None or record is None:
-            return _SessionState(None, cookie is not None, now, now, {}), {}
+            return SessionState(None, cookie is not None, now, now, {}), {}
         created, seen = float(record.pop(CREATED)), float(record.pop(SEEN))
-        return _SessionState(sid, True, created, seen, _snapshot(record)), record
+        return SessionState(sid, True, created, seen, snapshot(record)), record
 
-    async def _commit(self, data: dict[str, Any], state: _SessionState) -> str | None:
+    async def _commit(self, data: dict[str, Any], state: SessionState) -> str | None:
         """Persist the session after the app ran; the Set-Cookie value to send, if any."""
         now = time.time()
         if not data:
@@ -219,7 +152,7 @@ class ServerSessionMiddleware:
             if old_sid is not None:
                 await self.store.delete(old_sid)
             return self._cookie(self.signer.sign(state.sid).decode(), self._remaining(state, now))
-        current = _snapshot(data)
+        current = snapshot(data)
         changed = {
             key: data[key] for key, dumped in current.items() if state.snapshot.get(key) != dumped
         }
@@ -230,12 +163,12 @@ class ServerSessionMiddleware:
         # Deleted meanwhile (logged out elsewhere): stays deleted, and the cookie goes.
         return None if merged else self._expired_cookie()
 
-    def _remaining(self, state: _SessionState, now: float) -> int:
+    def _remaining(self, state: SessionState, now: float) -> int:
         """Whole seconds until the absolute timeout, at least 1."""
         return max(1, math.ceil(state.created + self.absolute_timeout - now))
 
     async def _merge(
-        self, state: _SessionState, changed: dict[str, Any], removed: set[str], now: float
+        self, state: SessionState, changed: dict[str, Any], removed: set[str], now: float
     ) -> bool:
         """Apply this request's changes to the latest record; False if it no longer exists."""
         assert state.sid is not None
@@ -257,7 +190,7 @@ class ServerSessionMiddleware:
         ttl = min(self.idle_timeout, self._remaining(state, now))
         return await self.store.modify(state.sid, change, ttl) is not None
 
-    async def _save(self, sid: str, data: dict[str, Any], state: _SessionState, now: float) -> None:
+    async def _save(self, sid: str, data: dict[str, Any], state: SessionState, now: float) -> None:
         record = {**data, CREATED: state.created, SEEN: now}
         ttl = min(self.idle_timeout, self._remaining(state, now))
         pending = USER_KEY not in data  # a login in progress: short-lived, kept apart

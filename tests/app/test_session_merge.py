@@ -12,7 +12,8 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
-from app.session_middleware import ServerSessionMiddleware, rotate_session
+from app.session_middleware import ServerSessionMiddleware
+from app.session_state import rotate_session
 from app.session_store import MemorySessionStore, RedisSessionStore, SessionStore
 from testing.redis_server import RedisServer
 from testing.servers import LiveServer

@@ -3,8 +3,8 @@ their access tokens expire, each refresh happens once, and a worker killed while
 a session's refresh lock does not wedge that session.
 
 The app runs as two separate uvicorn processes on their own ports (as two hosts behind a
-load balancer would); the dev tenant and the API run in this process, so the test can read
-the tenant's refresh-token families (its grants.json) and hold its token endpoint.
+load balancer would), the API as a third; the dev tenant runs in this process, so the test
+can hold its token endpoint, and reads its refresh-token families from its grants.json.
 """
 
 from __future__ import annotations
@@ -27,15 +27,13 @@ import httpx
 import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.config import Settings as ApiSettings
-from api.main import create_app as create_api
 from app.config import SESSION_COOKIE
 from app.session_store import RedisSessionStore
 from app.session_tokens import TOKEN_MIN_TTL, TOKENS_KEY
 from devtenant.config import Settings as TenantSettings
 from devtenant.main import create_app as create_tenant
-from testing.login import ALICE, AUDIENCE, log_in, session_cookie
-from testing.process_stack import app_process
+from testing.login import ALICE, log_in, session_cookie
+from testing.process_stack import api_process, app_process
 from testing.processes import LOOPBACK, ManagedProcess
 from testing.redis_server import RedisServer
 from testing.servers import LiveServer, free_port
@@ -107,14 +105,12 @@ def cluster(redis_server: RedisServer, tmp_path: Path) -> Iterator[Cluster]:
         devtenant_access_token_lifetime=TOKEN_LIFETIME,
     )
     hold = TokenEndpointHold(create_tenant(tenant_settings))
-    api_settings = ApiSettings(
-        _env_file=None, auth0_issuer_base_url=issuer, auth0_audience=AUDIENCE
-    )
     workdir = Path(tempfile.mkdtemp(prefix="scaleout-", dir=tmp_path))
     extra = {"REFRESH_LOCK_TIMEOUT": str(LOCK_TIMEOUT)}
     with ExitStack() as servers:
         tenant = servers.enter_context(LiveServer(hold, port=tenant_port))
-        api = servers.enter_context(LiveServer(create_api(api_settings)))
+        # Its own process: 512 concurrent calls must not queue behind this test's interpreter.
+        api = servers.enter_context(api_process(free_port(), issuer, workdir))
         workers = [
             servers.enter_context(
                 app_process(port, issuer, api.url, workdir, redis_server.url, extra_env=extra)
