@@ -135,7 +135,7 @@ class _Space:
         self.records.move_to_end(sid)
         return entry[1]
 
-    def put(self, sid: str, raw: bytes, ttl: int) -> None:
+    def put(self, sid: str, raw: bytes, ttl: float) -> None:
         self.pop(sid)
         self.records[sid] = (time.monotonic() + ttl, raw)
         self.bytes += len(raw)
@@ -211,8 +211,9 @@ class MemorySessionStore:
         changed = change(record)
         if changed is None:
             return record
-        expires_at = self._records[sid][0] if ttl is None else time.monotonic() + ttl
-        self._records[sid] = (expires_at, encode_record(changed))
+        space = self._users if sid in self._users.records else self._pending
+        keep = space.records[sid][0] - time.monotonic()  # the expiry it has now
+        space.put(sid, encode_record(changed), keep if ttl is None else ttl)
         return changed
 
     def _unlink(self, sid: str) -> None:
