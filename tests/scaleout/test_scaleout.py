@@ -111,10 +111,10 @@ def cluster(redis_server: RedisServer, tmp_path: Path) -> Iterator[Cluster]:
     workdir = Path(tempfile.mkdtemp(prefix="scaleout-", dir=tmp_path))
     extra = {
         "REFRESH_LOCK_TIMEOUT": str(LOCK_TIMEOUT),
-        # One session's 64 concurrent calls are this test's point, not the proxy's
-        # per-user bound (app/proxy_limits.py), so both bounds make room for a wave.
+        # 64 concurrent calls per session are this test's point, not the proxy's bounds
+        # (app/proxy_limits.py; every session here is Alice's): both make room for a wave.
         "PROXY_MAX_CONCURRENT": str(WAVE * CONCURRENCY),
-        "PROXY_MAX_CONCURRENT_PER_USER": str(CONCURRENCY),
+        "PROXY_MAX_CONCURRENT_PER_USER": str(WAVE * CONCURRENCY),
     }
     with ExitStack() as servers:
         tenant = servers.enter_context(LiveServer(hold, port=tenant_port))
