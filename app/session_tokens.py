@@ -149,6 +149,20 @@ def _with_token(
     return updated
 
 
+def _check_audience_logged(token: Mapping[str, Any], audience: str) -> None:
+    """check_audience, with the reason logged when the tenant answered another audience."""
+    try:
+        check_audience(str(token["access_token"]), audience)
+    except WrongAudience as exc:
+        log.warning(
+            "refused a token for %s: it is for %s (on Auth0: is the audience in the "
+            "application's refresh_token.policies? The Management API cannot be)",
+            audience,
+            ", ".join(exc.got) or "no audience",
+        )
+        raise
+
+
 def _cleared(record: SessionRecord) -> SessionRecord:
     updated = dict(record)
     clear_tokens(updated)
@@ -212,16 +226,7 @@ class SessionTokens:
             raise
         if token.get("refresh_token"):  # kept even if the token is refused: the old one is spent
             self._session[REFRESH_KEY] = token["refresh_token"]
-        try:
-            check_audience(str(token["access_token"]), audience)
-        except WrongAudience as exc:
-            log.warning(
-                "refused a token for %s: it is for %s (on Auth0: is the audience in the "
-                "application's refresh_token.policies? The Management API cannot be)",
-                audience,
-                ", ".join(exc.got) or "no audience",
-            )
-            raise
+        _check_audience_logged(token, audience)
         store_token_set(self._session, {"scope": scope or "", **token}, audience)
         return str(token["access_token"])
 
@@ -235,9 +240,10 @@ class SessionTokens:
     ) -> str:
         """Refresh once across processes (app/refresh_once.py); adopt what is stored then."""
         rejected = False
+        wrong: WrongAudience | None = None
 
         async def decide(record: SessionRecord) -> Change | None:
-            nonlocal rejected
+            nonlocal rejected, wrong
             latest = find_token_set(record, audience, scope, self._usable)
             if latest is not None and _newer(latest, seen):
                 return None  # refreshed by another request or process meanwhile
@@ -249,12 +255,19 @@ class SessionTokens:
             except RefreshRejected:
                 rejected = True
                 return _cleared
+            try:
+                _check_audience_logged(token, audience)
+            except WrongAudience as exc:
+                wrong = exc  # the rotated refresh token is kept: the old one is spent
+                return lambda latest: {**latest, REFRESH_KEY: token.get("refresh_token")}
             return lambda latest_record: _with_token(latest_record, token, audience, scope)
 
         record = await self._refreshes.run(
             refresh_token, token_key(audience, scope), lambda: shared.update(decide)
         )
         shared.adopt(record, TOKENS_KEY, REFRESH_KEY)
+        if wrong is not None:
+            raise wrong
         token_set = find_token_set(record, audience, scope, self._usable)
         if rejected or token_set is None:
             raise RefreshRejected()

@@ -142,13 +142,13 @@ async def test_start_up_logs_issuer_audience_and_store_kind_never_secrets(
     assert "s3cret" not in caplog.text
 
 
-SECRET = {"SESSION_SECRET": "s3cret-for-the-test"}
+SECRET_ENV = {"SESSION_SECRET": "s3cret-for-the-test"}
 
 
 @pytest.mark.parametrize(
     ("env", "names"),
     [
-        ({**SECRET, "WEB_CONCURRENCY": "2"}, "WEB_CONCURRENCY=2 needs a session store"),
+        ({**SECRET_ENV, "WEB_CONCURRENCY": "2"}, "WEB_CONCURRENCY=2 needs a session store"),
         ({"WEB_CONCURRENCY": "3", "SESSION_STORE_URL": "redis://127.0.0.1:1/0"}, "SESSION_SECRET"),
         ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY is invalid"),
     ],
