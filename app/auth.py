@@ -18,13 +18,22 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 from joserfc.errors import JoseError
 
+from app.backchannel import link_session
 from app.config import MANAGEMENT_API_SCOPE, Settings
 from app.csrf import CsrfProtected
-from app.deps import DpopDep, HttpDep, ProviderDep, SettingsDep, UserDep, current_user
+from app.deps import (
+    DpopDep,
+    HttpDep,
+    ProviderDep,
+    SessionStoreDep,
+    SettingsDep,
+    UserDep,
+    current_user,
+)
 from app.dpop import DpopKey
 from app.errors import AuthFlowError, IssuerMismatch, WrongAudience
 from app.oidc import DISCOVERY_PATH, OidcProvider, is_auth0_domain, provider_metadata
-from app.session_middleware import rotate_session
+from app.session_state import rotate_session
 from app.session_tokens import REFRESH_KEY, check_audience, store_token_set, with_client_auth
 
 router = APIRouter(tags=["auth"])
@@ -134,7 +143,11 @@ async def _check_tenant_answers(http: httpx.AsyncClient, settings: Settings) -> 
 
 @router.get("/callback")
 async def callback(
-    request: Request, settings: SettingsDep, provider: ProviderDep, dpop: DpopDep
+    request: Request,
+    settings: SettingsDep,
+    provider: ProviderDep,
+    dpop: DpopDep,
+    store: SessionStoreDep,
 ) -> RedirectResponse:
     token = await _exchange_code(request, provider, dpop, settings.issuer)
     return_to = safe_return_to(request.session.get(RETURN_TO_KEY))
@@ -145,7 +158,11 @@ async def callback(
     if isinstance(step_up, dict):
         keep_granted_token(request, token, claims, step_up)
         return RedirectResponse(return_to, status_code=303)
-    rotate_session(request)  # a new session id once the user is known
+    session_id = rotate_session(request)  # a new session id once the user is known
+    # Back-channel logout finds the session through its ID token's sid and sub.
+    await link_session(
+        store, session_id, settings.issuer, claims, settings.session_absolute_timeout
+    )
     session = request.session
     session.clear()
     session["user"] = {key: claims[key] for key in PROFILE_CLAIMS if key in claims}

@@ -40,6 +40,7 @@ PROXY_BODY_IDLE_TIMEOUT = 10.0  # seconds an upload may pause between two chunks
 PROXY_BODY_TIMEOUT = 60.0  # seconds an upload may take in all
 SESSION_COOKIE = "app_session"
 MIN_SESSION_SECRET = 32  # bytes of SESSION_SECRET required on a real tenant
+REFRESH_LOCK_TIMEOUT = 15.0  # seconds: beyond the token endpoint's connect + read timeouts
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -76,6 +77,11 @@ class Settings(BaseSettings):
     proxy_max_concurrent_anonymous: int = Field(default=PROXY_MAX_CONCURRENT_ANONYMOUS, gt=0)
     proxy_body_idle_timeout: float = Field(default=PROXY_BODY_IDLE_TIMEOUT, gt=0)
     proxy_body_timeout: float = Field(default=PROXY_BODY_TIMEOUT, gt=0)
+    # Worker processes: `python -m serving` (the Procfile) and uvicorn start this many.
+    web_concurrency: int = Field(default=1, gt=0)
+    # Seconds a token refresh may hold its session's lock; a worker that dies holding it
+    # blocks that session's refreshes this long at most.
+    refresh_lock_timeout: float = Field(default=REFRESH_LOCK_TIMEOUT, ge=2)
     # Extra allow-list entries as JSON (see app/interceptor.py); the defaults cover the API
     # and the Management API.
     allowed_list: Annotated[list[str | dict[str, object]], NoDecode] = Field(default_factory=list)
@@ -159,6 +165,7 @@ class Settings(BaseSettings):
             if urlsplit(value).scheme not in ("http", "https"):
                 raise SettingsError(f"{name.upper()} must be an http(s) URL: {value!r}")
             setattr(self, name, value.rstrip("/"))
+        self._check_workers()
         if not self.on_dev_tenant and len(self.session_secret.encode()) < MIN_SESSION_SECRET:
             raise SettingsError(
                 f"SESSION_SECRET must be at least {MIN_SESSION_SECRET} bytes with a real tenant "
@@ -169,6 +176,21 @@ class Settings(BaseSettings):
             # Dev tenant only: a per-process secret, so sessions end when the app restarts.
             self.session_secret = secrets.token_urlsafe(MIN_SESSION_SECRET)
         return self
+
+    def _check_workers(self) -> None:
+        """Several workers must share sessions (Redis) and the cookie-signing key."""
+        if self.web_concurrency == 1:
+            return
+        if urlsplit(self.session_store_url.strip()).scheme.lower() == "memory":
+            raise SettingsError(
+                f"WEB_CONCURRENCY={self.web_concurrency} needs a session store all workers "
+                "share: set SESSION_STORE_URL to a redis:// URL (memory:// is one process's)"
+            )
+        if not self.session_secret:
+            raise SettingsError(
+                f"WEB_CONCURRENCY={self.web_concurrency} needs one SESSION_SECRET for all "
+                "workers, or each signs cookies the others refuse"
+            )
 
 
 def first_problem(exc: ValidationError) -> str:

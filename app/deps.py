@@ -1,7 +1,8 @@
 """Every dependency of the routes, as `Annotated` aliases: the one place that reads `app.state`.
 
 `create_app` and the lifespan put the process-wide objects on `app.state` (settings, the
-shared httpx client, the Authlib registry, the refresh coordinator, the DPoP key); routes
+shared httpx client, the Authlib registry, the refresh coordinator, the DPoP key, the session
+store, the logout-token checker); routes
 never reach for them, they name what they need (`http: HttpDep`, `tokens: TokenSourceDep`,
 ...), so the request path reads from each route's signature and tests swap any of them
 with `app.dependency_overrides`.
@@ -18,8 +19,12 @@ from fastapi import Depends, Request
 from app.config import Settings
 from app.dpop import DpopKey
 from app.errors import LoginRequired
+from app.logout_token import LogoutTokenVerifier
 from app.oidc import PROVIDER, OidcProvider, provider_metadata
-from app.session_tokens import RefreshCoordinator, SessionTokens
+from app.refresh_once import RefreshCoordinator, SharedSession
+from app.session_state import session_id
+from app.session_store import SessionStore
+from app.session_tokens import SessionTokens
 from app.token_source import TokenSource
 
 
@@ -44,10 +49,22 @@ async def get_dpop(request: Request) -> DpopKey | None:
     return cast(DpopKey | None, request.app.state.dpop)
 
 
+async def get_session_store(request: Request) -> SessionStore:
+    """The store the session middleware keeps sessions in (made in `create_app`)."""
+    return cast(SessionStore, request.app.state.session_store)
+
+
+async def get_logout_tokens(request: Request) -> LogoutTokenVerifier:
+    """The checker of back-channel logout tokens for this app's client and issuer."""
+    return cast(LogoutTokenVerifier, request.app.state.logout_tokens)
+
+
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 HttpDep = Annotated[httpx.AsyncClient, Depends(get_http)]
 ProviderDep = Annotated[OidcProvider, Depends(get_provider)]
 DpopDep = Annotated[DpopKey | None, Depends(get_dpop)]
+SessionStoreDep = Annotated[SessionStore, Depends(get_session_store)]
+LogoutTokensDep = Annotated[LogoutTokenVerifier, Depends(get_logout_tokens)]
 
 
 async def get_token_source(
@@ -55,6 +72,11 @@ async def get_token_source(
 ) -> TokenSource:
     """The token manager of this request's session: what the allow-list interceptor asks."""
     refreshes = cast(RefreshCoordinator, request.app.state.refreshes)
+    stored_id = session_id(request)
+    shared = None
+    if stored_id is not None:  # a stored session: refresh once across every process
+        store = cast(SessionStore, request.app.state.session_store)
+        shared = SharedSession(store, stored_id, settings.refresh_lock_timeout, request)
     return SessionTokens(
         request.session,
         settings,
@@ -62,6 +84,7 @@ async def get_token_source(
         lambda: provider_metadata(provider, settings.issuer),
         refreshes,
         dpop,
+        shared,
     )
 
 

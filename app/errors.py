@@ -15,6 +15,9 @@ The hierarchy::
     ├── TokenUnavailable ............ caught where a token is needed (pages, proxy)
     │   ├── WrongAudience
     │   └── RefreshRejected
+    ├── InvalidLogoutToken .......... back-channel logout: 400 (413) JSON, nothing deleted
+    ├── IssuerUnavailable ........... back-channel logout: 503 JSON, the tenant may retry
+    ├── LockTimeout ................. caught by the token manager: TokenUnavailable
     └── ProxyError .................. JSON `{error, error_description}` with its status
         ├── InvalidProxyPath ........ 400
         ├── SlowUpload .............. 408
@@ -151,3 +154,26 @@ class SlowUpload(ProxyError):
 
 class ProxyBusy(ProxyError):
     """Raised when the proxy already relays as many calls as allowed, for this user or all."""
+
+
+class InvalidLogoutToken(Exception):
+    """Raised when a back-channel logout request or its `logout_token` fails a check of
+    OIDC Back-Channel Logout 1.0 section 2.6 (signature, iss, aud, iat, exp, jti replay,
+    events, sid/sub, nonce); answered 400 (413 for an oversized body), and nothing is
+    deleted.  The message names the failed check, never the token."""
+
+    def __init__(self, description: str, status_code: int = 400) -> None:
+        super().__init__(description)
+        self.description = description
+        self.status_code = status_code
+
+
+class IssuerUnavailable(Exception):
+    """Raised when the issuer's discovery document or JWKS cannot be fetched to check a
+    logout token; answered 503 so the tenant may try again."""
+
+
+class LockTimeout(Exception):
+    """Raised when a lock shared through the session store stays held by another request
+    (or a process that died holding it) for longer than the caller may wait; the token
+    manager turns it into TokenUnavailable (token_endpoint_unavailable)."""

@@ -24,7 +24,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.errors import (
     AuthFlowError,
     CsrfError,
+    InvalidLogoutToken,
     InvalidProxyPath,
+    IssuerUnavailable,
     LoginRequired,
     ProxyBusy,
     ProxyError,
@@ -147,6 +149,17 @@ async def request_timeout(request: Request, exc: Exception) -> Response:
     return error_page(request, "request_timeout", 408)
 
 
+async def invalid_logout_token(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, InvalidLogoutToken)
+    # Back-Channel Logout 1.0 section 2.8: an OAuth-style JSON error; never the token.
+    log.warning("back-channel logout refused: %s", exc.description)
+    return json_error("invalid_request", exc.description, exc.status_code)
+
+
+async def issuer_unavailable(request: Request, exc: Exception) -> Response:
+    return json_error("temporarily_unavailable", str(exc), 503)
+
+
 async def proxy_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ProxyError)
     status_code, error, description = PROXY_ERRORS.get(type(exc), PROXY_ERRORS[ProxyError])
@@ -177,6 +190,8 @@ EXCEPTION_HANDLERS: dict[type[Exception], ExceptionHandler] = {
     RequestTooLarge: request_too_large,
     RequestTimeout: request_timeout,
     SessionStoreUnavailable: session_store_unavailable,
+    InvalidLogoutToken: invalid_logout_token,
+    IssuerUnavailable: issuer_unavailable,
     ProxyError: proxy_error,
     HTTPException: http_error,
 }

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app import auth, pages
+from app import auth, backchannel, pages
 from app.access_log import AccessLogMiddleware
 from app.config import Settings, get_settings
 from app.dpop import DpopKey
@@ -23,13 +23,14 @@ from app.exception_handlers import ServerErrorPage, register_exception_handlers
 from app.header_limit import HeaderSizeLimitMiddleware
 from app.http import create_http_client
 from app.interceptor import default_allowed_list
+from app.logout_token import LogoutTokenVerifier
 from app.oidc import create_oauth
 from app.proxy import create_proxy_router
+from app.refresh_once import RefreshCoordinator
 from app.request_guard import RequestGuard
 from app.security_headers import SecurityHeadersMiddleware
 from app.session_middleware import ServerSessionMiddleware
 from app.session_store import create_session_store
-from app.session_tokens import RefreshCoordinator
 from app.templating import STATIC_DIR
 
 QUIET_LOGGERS = ("httpx", "httpcore")
@@ -80,8 +81,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.refreshes = RefreshCoordinator()
     app.state.dpop = dpop
+    app.state.session_store = store
+    app.state.logout_tokens = LogoutTokenVerifier(settings.issuer, settings.auth0_client_id)
 
     app.include_router(auth.router)
+    app.include_router(backchannel.router)
     app.include_router(pages.router)
     app.include_router(create_proxy_router(settings))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

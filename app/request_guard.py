@@ -11,6 +11,10 @@ Pure ASGI middleware inside the session middleware (it needs the session's CSRF 
 
 So an anonymous 200 MB `POST /logout` is refused on its headers, and no form bigger than
 64 kB is ever parsed.  Refusals go through the app's one error mapping.
+
+One path is exempt: `POST /backchannel-logout`, whose caller is the tenant's server (no
+browser, no session, no CSRF token); its signed logout token is the proof, and the route
+caps its body itself (app/backchannel.py).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import asyncio
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.backchannel import PATH as BACKCHANNEL_PATH
 from app.csrf import SAFE_METHODS, check_proxy_call, check_same_origin, session_token
 from app.errors import CsrfError, RequestTimeout, RequestTooLarge
 from app.exception_handlers import EXCEPTION_HANDLERS
@@ -27,6 +32,7 @@ from app.proxy import PROXY_PREFIX
 
 MAX_FORM_BYTES = 64 * 1024  # the app's forms are a token and a field or two
 FORM_BODY_TIMEOUT = 10.0  # seconds a form body may take to arrive (408 beyond)
+SERVER_TO_SERVER_PATHS = frozenset({BACKCHANNEL_PATH})
 
 
 class RequestGuard:
@@ -41,7 +47,11 @@ class RequestGuard:
         self.form_body_timeout = form_body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
+        if (
+            scope["type"] != "http"
+            or scope["method"] in SAFE_METHODS
+            or scope["path"] in SERVER_TO_SERVER_PATHS
+        ):
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)

@@ -10,17 +10,18 @@ carries `_created` and `_seen` so a record is refused once either limit has pass
 a store kept it.  Those two keys are reserved and never appear in `request.session`; other
 `_` keys (Authlib's `_state_*`) are ordinary session data.
 
-Concurrent requests of one session each save what they saw: the last response wins, as with
-every cookie-id session store.
+Concurrent requests of one session (on any number of workers) never lose each other's
+updates: a response saves only the keys its request changed, merged into the latest
+stored record by the store's atomic `modify`, and a record deleted meanwhile (logout,
+back-channel logout) stays deleted.  Code that writes to the store itself while the
+request runs (a token refresh) calls `mark_persisted` so the response does not write the
+same keys again over a newer value.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import secrets
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from itsdangerous import BadSignature, TimestampSigner
@@ -29,14 +30,12 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import SESSION_ABSOLUTE_TIMEOUT, SESSION_COOKIE, SESSION_IDLE_TIMEOUT
-from app.csrf import CSRF_SESSION_KEY
 from app.errors import SessionStoreUnavailable
 from app.exception_handlers import session_store_unavailable_response
+from app.session_state import SCOPE_STATE, SessionState, new_session_id, snapshot
 from app.session_store import SessionRecord, SessionStore
 
 SESSION_SALT = "app.session"  # separates session-cookie signatures from any other use of the key
-SESSION_ID_BYTES = 32  # 256 random bits per id
-SCOPE_STATE = "app.session_state"
 CREATED = "_created"  # reserved record key: when this id was issued (Unix time)
 SEEN = "_seen"  # reserved record key: when the record was last saved (Unix time)
 RESERVED_KEYS = frozenset({CREATED, SEEN})
@@ -47,35 +46,6 @@ USER_KEY = "user"  # set at /callback: a session without it is a login in progre
 # Seconds a session without a user is kept: time enough to get through the tenant's login
 # page, not a place for a flood of cookie-less /login calls to settle in.
 PENDING_LOGIN_TTL = 15 * 60
-
-
-@dataclass
-class _SessionState:
-    """What the middleware remembers about one request's session between load and save."""
-
-    sid: str | None  # id of the stored record; None for a new session
-    had_cookie: bool  # the request sent our cookie (maybe stale): expire it if nothing is saved
-    created: float
-    seen: float
-    snapshot: str  # the data as loaded, serialized, to tell whether the request changed it
-    rotate: bool = False
-
-
-def _dump(data: dict[str, Any]) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"))
-
-
-def rotate_session(request: HTTPConnection) -> None:
-    """Give the session a new id when this response is sent, and delete the old record.
-
-    Call it at login: an id an attacker planted or saw before login (session fixation) is
-    worthless afterwards.  The CSRF token goes too, since the attacker may know it.
-    """
-    state = request.scope.get(SCOPE_STATE)
-    if not isinstance(state, _SessionState):
-        raise RuntimeError("rotate_session() needs ServerSessionMiddleware around the app")
-    state.rotate = True
-    request.session.pop(CSRF_SESSION_KEY, None)
 
 
 class ServerSessionMiddleware:
@@ -155,7 +125,7 @@ class ServerSessionMiddleware:
             return True  # not a record this middleware wrote
         return now >= created + self.absolute_timeout or now >= seen + self.idle_timeout
 
-    async def _load(self, connection: HTTPConnection) -> tuple[_SessionState, dict[str, Any]]:
+    async def _load(self, connection: HTTPConnection) -> tuple[SessionState, dict[str, Any]]:
         now = time.time()
         cookie = connection.cookies.get(self.cookie_name)
         sid = self._unsign(cookie) if cookie else None
@@ -164,36 +134,63 @@ class ServerSessionMiddleware:
             await self.store.delete(sid)
             record = None
         if sid is None or record is None:
-            return _SessionState(None, cookie is not None, now, now, _dump({})), {}
+            return SessionState(None, cookie is not None, now, now, {}), {}
         created, seen = float(record.pop(CREATED)), float(record.pop(SEEN))
-        return _SessionState(sid, True, created, seen, _dump(record)), record
+        return SessionState(sid, True, created, seen, snapshot(record)), record
 
-    async def _commit(self, data: dict[str, Any], state: _SessionState) -> str | None:
+    async def _commit(self, data: dict[str, Any], state: SessionState) -> str | None:
         """Persist the session after the app ran; the Set-Cookie value to send, if any."""
         now = time.time()
         if not data:
             if state.sid is not None:
                 await self.store.delete(state.sid)
             return self._expired_cookie() if state.had_cookie else None
-        if state.sid is None or state.rotate:
-            old_sid, state.sid, state.created = state.sid, self._new_id(), now
+        if state.sid is None or state.rotate_to is not None:
+            old_sid, state.created = state.sid, now
+            state.sid, state.rotate_to = state.rotate_to or new_session_id(), None
             await self._save(state.sid, data, state, now)
             if old_sid is not None:
                 await self.store.delete(old_sid)
             return self._cookie(self.signer.sign(state.sid).decode(), self._remaining(state, now))
-        if _dump(data) != state.snapshot or now - state.seen >= self.refresh_interval:
-            await self._save(state.sid, data, state, now)
-        return None
+        current = snapshot(data)
+        changed = {
+            key: data[key] for key, dumped in current.items() if state.snapshot.get(key) != dumped
+        }
+        removed = state.snapshot.keys() - current.keys()
+        if not changed and not removed and now - state.seen < self.refresh_interval:
+            return None
+        merged = await self._merge(state, changed, removed, now)
+        # Deleted meanwhile (logged out elsewhere): stays deleted, and the cookie goes.
+        return None if merged else self._expired_cookie()
 
-    @staticmethod
-    def _new_id() -> str:
-        return secrets.token_urlsafe(SESSION_ID_BYTES)
-
-    def _remaining(self, state: _SessionState, now: float) -> int:
+    def _remaining(self, state: SessionState, now: float) -> int:
         """Whole seconds until the absolute timeout, at least 1."""
         return max(1, math.ceil(state.created + self.absolute_timeout - now))
 
-    async def _save(self, sid: str, data: dict[str, Any], state: _SessionState, now: float) -> None:
+    async def _merge(
+        self, state: SessionState, changed: dict[str, Any], removed: set[str], now: float
+    ) -> bool:
+        """Apply this request's changes to the latest record; False if it no longer exists."""
+        assert state.sid is not None
+        refresh_after = now - self.refresh_interval
+
+        def change(record: SessionRecord) -> SessionRecord | None:
+            seen = record.get(SEEN)
+            if (
+                not changed
+                and not removed
+                and isinstance(seen, int | float)
+                and seen > refresh_after
+            ):
+                return None  # another request just refreshed the idle expiry
+            for key in removed:
+                record.pop(key, None)
+            return {**record, **changed, SEEN: now}
+
+        ttl = min(self.idle_timeout, self._remaining(state, now))
+        return await self.store.modify(state.sid, change, ttl) is not None
+
+    async def _save(self, sid: str, data: dict[str, Any], state: SessionState, now: float) -> None:
         record = {**data, CREATED: state.created, SEEN: now}
         ttl = min(self.idle_timeout, self._remaining(state, now))
         pending = USER_KEY not in data  # a login in progress: short-lived, kept apart

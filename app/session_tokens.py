@@ -8,9 +8,7 @@ tokens), and a rotated refresh token replaces the old one.  Nothing here reaches
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
@@ -24,11 +22,12 @@ from jose.exceptions import JOSEError
 from app.config import Settings
 from app.dpop import DpopKey
 from app.errors import RefreshRejected, TokenUnavailable, WrongAudience
+from app.refresh_once import RefreshCoordinator, SharedSession
+from app.session_store import Change, SessionRecord
 
 log = logging.getLogger("app.session_tokens")
 
 TOKEN_MIN_TTL = 60  # seconds a cached access token must still be valid to be used
-REFRESH_REUSE_GRACE = 10.0  # seconds a finished refresh answers requests holding the old token
 TOKENS_KEY = "tokens"  # session key: {token_key: token set}
 REFRESH_KEY = "refresh_token"
 MAX_LOGGED_DESCRIPTION = 200  # characters of a tenant's error_description kept in a log line
@@ -86,39 +85,6 @@ def clear_tokens(session: Session) -> None:
     session.pop(REFRESH_KEY, None)
 
 
-class RefreshCoordinator:
-    """Merges concurrent refreshes of one session into one POST to the token endpoint.
-
-    Requests of one session hold the same refresh token (it is a per-session secret), so a
-    digest of it and the wanted audience and scope is the key.  A finished refresh stays
-    visible for `REFRESH_REUSE_GRACE` seconds: a request that loaded the session before the
-    rotated refresh token was saved gets the same answer instead of replaying the old token.
-    """
-
-    def __init__(self) -> None:
-        self._tasks: dict[str, asyncio.Task[dict[str, Any]]] = {}
-
-    async def run(
-        self, refresh_token: str, key: str, refresh: Callable[[], Awaitable[dict[str, Any]]]
-    ) -> dict[str, Any]:
-        digest = hashlib.sha256(f"{refresh_token}\n{key}".encode()).hexdigest()
-        task = self._tasks.get(digest)
-        if task is None:
-            task = asyncio.ensure_future(refresh())
-            self._tasks[digest] = task
-            task.add_done_callback(lambda done: self._forget_later(digest, done))
-        # shield: one cancelled request must not cancel the refresh others are waiting on
-        return await asyncio.shield(task)
-
-    def _forget_later(self, digest: str, task: asyncio.Task[dict[str, Any]]) -> None:
-        if task.cancelled() or task.exception() is not None:
-            self._tasks.pop(digest, None)  # failures are retried by the next request
-        else:
-            asyncio.get_running_loop().call_later(
-                REFRESH_REUSE_GRACE, self._tasks.pop, digest, None
-            )
-
-
 def _basic_auth(client_id: str, client_secret: str) -> str:
     # RFC 6749 2.3.1: form-urlencode both parts before base64.
     raw = f"{quote(client_id, safe='')}:{quote(client_secret, safe='')}".encode()
@@ -147,6 +113,62 @@ def _scopes(scope: str | None) -> set[str]:
     return set((scope or "").split())
 
 
+def find_token_set(
+    session: Mapping[str, Any],
+    audience: str,
+    scope: str | None,
+    usable: Callable[[TokenSet], bool] = lambda _: True,
+) -> TokenSet | None:
+    """A `usable` token set of `session` for `audience` granting every scope of `scope`."""
+    wanted = _scopes(scope)
+    for token_set in (session.get(TOKENS_KEY) or {}).values():
+        if (
+            token_set.get("audience") == audience
+            and wanted <= _scopes(token_set["scope"])
+            and usable(token_set)
+        ):
+            return dict(token_set)
+    return None
+
+
+def _newer(latest: TokenSet, seen: TokenSet | None) -> bool:
+    """True when `latest` may be used instead of refreshing: it is fresh, or unexpired and
+    not the very token this request found too old (someone refreshed since)."""
+    now = time.time()
+    if latest["expires_at"] - now > TOKEN_MIN_TTL:
+        return True
+    changed = seen is None or latest["access_token"] != seen["access_token"]
+    return changed and float(latest["expires_at"]) > now
+
+
+def _with_token(
+    record: SessionRecord, token: Mapping[str, Any], audience: str, scope: str | None
+) -> SessionRecord:
+    updated = dict(record)
+    store_token_set(updated, {"scope": scope or "", **token}, audience)
+    return updated
+
+
+def _check_audience_logged(token: Mapping[str, Any], audience: str) -> None:
+    """check_audience, with the reason logged when the tenant answered another audience."""
+    try:
+        check_audience(str(token["access_token"]), audience)
+    except WrongAudience as exc:
+        log.warning(
+            "refused a token for %s: it is for %s (on Auth0: is the audience in the "
+            "application's refresh_token.policies? The Management API cannot be)",
+            audience,
+            ", ".join(exc.got) or "no audience",
+        )
+        raise
+
+
+def _cleared(record: SessionRecord) -> SessionRecord:
+    updated = dict(record)
+    clear_tokens(updated)
+    return updated
+
+
 class SessionTokens:
     """`TokenSource` for one request's session (made by `app.deps.get_token_source`)."""
 
@@ -158,7 +180,9 @@ class SessionTokens:
         metadata: Callable[[], Awaitable[dict[str, Any]]],
         refreshes: RefreshCoordinator,
         dpop: DpopKey | None = None,
+        shared: SharedSession | None = None,
     ) -> None:
+        self._shared = shared  # None: refreshes are merged within this process only
         self._session = session
         self._dpop = dpop
         self._settings = settings
@@ -168,15 +192,7 @@ class SessionTokens:
 
     def cached(self, audience: str, scope: str | None) -> TokenSet | None:
         """A stored token set for `audience` granting every scope of `scope`, if any."""
-        wanted = _scopes(scope)
-        for token_set in (self._session.get(TOKENS_KEY) or {}).values():
-            if (
-                token_set.get("audience") == audience
-                and wanted <= _scopes(token_set["scope"])
-                and self._usable(token_set)
-            ):
-                return dict(token_set)
-        return None
+        return find_token_set(self._session, audience, scope, self._usable)
 
     def _usable(self, token_set: TokenSet) -> bool:
         """False for a DPoP token bound to another key (the app restarted without
@@ -195,6 +211,10 @@ class SessionTokens:
         refresh_token = self._session.get(REFRESH_KEY)
         if not refresh_token:
             raise TokenUnavailable("missing_refresh_token", "The session has no refresh token.")
+        if self._shared is not None:
+            return await self._refresh_shared(
+                self._shared, refresh_token, audience, scope, token_set
+            )
         try:
             token = await self._refreshes.run(
                 refresh_token,
@@ -206,18 +226,52 @@ class SessionTokens:
             raise
         if token.get("refresh_token"):  # kept even if the token is refused: the old one is spent
             self._session[REFRESH_KEY] = token["refresh_token"]
-        try:
-            check_audience(str(token["access_token"]), audience)
-        except WrongAudience as exc:
-            log.warning(
-                "refused a token for %s: it is for %s (on Auth0: is the audience in the "
-                "application's refresh_token.policies? The Management API cannot be)",
-                audience,
-                ", ".join(exc.got) or "no audience",
-            )
-            raise
+        _check_audience_logged(token, audience)
         store_token_set(self._session, {"scope": scope or "", **token}, audience)
         return str(token["access_token"])
+
+    async def _refresh_shared(
+        self,
+        shared: SharedSession,
+        refresh_token: str,
+        audience: str,
+        scope: str | None,
+        seen: TokenSet | None,
+    ) -> str:
+        """Refresh once across processes (app/refresh_once.py); adopt what is stored then."""
+        rejected = False
+        wrong: WrongAudience | None = None
+
+        async def decide(record: SessionRecord) -> Change | None:
+            nonlocal rejected, wrong
+            latest = find_token_set(record, audience, scope, self._usable)
+            if latest is not None and _newer(latest, seen):
+                return None  # refreshed by another request or process meanwhile
+            stored_refresh_token = record.get(REFRESH_KEY)
+            if not stored_refresh_token:
+                raise TokenUnavailable("missing_refresh_token", "The session has no refresh token.")
+            try:
+                token = await self._refresh(stored_refresh_token, audience, scope)
+            except RefreshRejected:
+                rejected = True
+                return _cleared
+            try:
+                _check_audience_logged(token, audience)
+            except WrongAudience as exc:
+                wrong = exc  # the rotated refresh token is kept: the old one is spent
+                return lambda latest: {**latest, REFRESH_KEY: token.get("refresh_token")}
+            return lambda latest_record: _with_token(latest_record, token, audience, scope)
+
+        record = await self._refreshes.run(
+            refresh_token, token_key(audience, scope), lambda: shared.update(decide)
+        )
+        shared.adopt(record, TOKENS_KEY, REFRESH_KEY)
+        if wrong is not None:
+            raise wrong
+        token_set = find_token_set(record, audience, scope, self._usable)
+        if rejected or token_set is None:
+            raise RefreshRejected()
+        return str(token_set["access_token"])
 
     async def _refresh(
         self, refresh_token: str, audience: str, scope: str | None

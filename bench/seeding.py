@@ -19,7 +19,8 @@ from fastapi import FastAPI, HTTPException, Request
 
 from app.config import SESSION_COOKIE
 from app.main import create_app
-from app.session_middleware import SESSION_ID_BYTES, ServerSessionMiddleware
+from app.session_middleware import ServerSessionMiddleware
+from app.session_state import SESSION_ID_BYTES
 from app.session_store import SessionStore, encode_record
 
 SEED_PATH = "/_bench/seed"

@@ -26,6 +26,9 @@ REFRESH_TOKEN_LIFETIME = 30 * 24 * 60 * 60  # Auth0's default absolute refresh-t
 WEB_CLIENT_ID = "quickstart-web"
 WEB_CLIENT_SECRET = "quickstart-web-dev-secret"  # noqa: S105 - published dev-tenant default
 SPA_CLIENT_ID = "quickstart-spa"
+ADMIN_CLIENT_ID = "quickstart-admin"
+ADMIN_CLIENT_SECRET = "quickstart-admin-dev-secret"  # noqa: S105 - published dev-tenant default
+BACKCHANNEL_LOGOUT_PATH = "/backchannel-logout"
 SAMPLE_API = "https://quickstarts/api"
 SAMPLE_API_SCOPES = ["read:messages"]
 MANAGEMENT_API_SCOPES = [
@@ -34,6 +37,7 @@ MANAGEMENT_API_SCOPES = [
     "create:current_user_metadata",
 ]
 CURRENT_USER_MARK = "current_user"  # in every Management API scope a user's token may carry
+DELETE_SESSIONS_SCOPE = "delete:sessions"  # Auth0's scope for DELETE /api/v2/users/{id}/sessions
 USER_ID_PREFIX = "auth0|"
 USER_ID_HEX_DIGITS = 24
 
@@ -66,6 +70,11 @@ class Client(BaseModel):
     # leaked refresh token of any other client cannot read or edit users' profiles.
     audiences: list[str] | None = None
     first_party: bool = False
+    # OIDC Back-Channel Logout 1.0: where logout tokens are POSTed when a tenant session
+    # this client took part in ends, and whether they must carry the session's `sid`
+    # (without it they name only `sub`, which ends every session of the user at the client).
+    backchannel_logout_uri: str | None = None
+    backchannel_logout_session_required: bool = False
     # None: a refresh may name any registered API (the dev tenant's default, so the profile
     # page works offline).  A list: Auth0's MRRT, where a refresh for an audience outside the
     # policies is silently answered with a token for the login's audience.
@@ -195,6 +204,8 @@ def default_registry(settings: Settings) -> Registry:
         web_origins=urls,
         client_grants={SAMPLE_API: list(SAMPLE_API_SCOPES)},
         first_party=True,
+        backchannel_logout_uri=f"{urls[0]}{BACKCHANNEL_LOGOUT_PATH}" if urls else None,
+        backchannel_logout_session_required=True,
     )
     spa = Client(
         client_id=SPA_CLIENT_ID,
@@ -202,6 +213,13 @@ def default_registry(settings: Settings) -> Registry:
         callbacks=callbacks,
         logout_urls=logout_urls,
         web_origins=urls,
+    )
+    # A machine-to-machine client for administrators: it may end a user's sessions.
+    admin = Client(
+        client_id=ADMIN_CLIENT_ID,
+        client_secret=ADMIN_CLIENT_SECRET,
+        name="Quickstart admin (machine to machine)",
+        client_grants={settings.management_audience: [DELETE_SESSIONS_SCOPE]},
     )
     apis = [
         Api(identifier=SAMPLE_API, name="Quickstarts API", scopes=list(SAMPLE_API_SCOPES)),
@@ -225,7 +243,7 @@ def default_registry(settings: Settings) -> Registry:
             name="Bob Example",
         ),
     ]
-    return Registry(clients=[web, spa], apis=apis, users=users)
+    return Registry(clients=[web, spa, admin], apis=apis, users=users)
 
 
 def load_registry(settings: Settings) -> Registry:

@@ -48,6 +48,8 @@ def configuration(issuer: str, api_scopes: list[str]) -> dict[str, Any]:
         "dpop_signing_alg_values_supported": DPOP_ALGORITHMS,
         "claims_supported": CLAIMS,
         "request_uri_parameter_supported": False,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
     }
 
 

@@ -15,7 +15,8 @@ import hmac
 import secrets
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -67,6 +68,12 @@ class ExpiringTable(Generic[V]):
         self._items.pop(key, None)
         return value
 
+    def pop_matching(self, wanted: Callable[[V], bool]) -> list[V]:
+        """Remove and return every live value `wanted` accepts."""
+        now = time.monotonic()
+        keys = [k for k, (expires, v) in self._items.items() if expires >= now and wanted(v)]
+        return [self._items.pop(key)[1] for key in keys]
+
 
 @dataclass
 class AuthorizationRequest:
@@ -99,6 +106,8 @@ class Session:
     sid: str
     user_id: str
     auth_time: int
+    # Clients that received a code in this session: told by back-channel logout when it ends.
+    client_ids: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -151,11 +160,16 @@ class Grants:
     def session(self, cookie: str | None) -> Session | None:
         return self.sessions.get(digest(cookie)) if cookie else None
 
-    def end_session(self, cookie: str | None) -> None:
-        if cookie:
-            self.sessions.pop(digest(cookie))
+    def end_session(self, cookie: str | None) -> Session | None:
+        """End the session `cookie` names; the session that ended, if there was one."""
+        return self.sessions.pop(digest(cookie)) if cookie else None
+
+    def end_user_sessions(self, user_id: str) -> list[Session]:
+        """End every session of `user_id` (an administrator's revocation)."""
+        return self.sessions.pop_matching(lambda session: session.user_id == user_id)
 
     def issue_code(self, request: AuthorizationRequest, session: Session) -> str:
+        session.client_ids.add(request.client_id)
         code = new_secret()
         self.codes.put(digest(code), Code(request, session.user_id, session.sid, session.auth_time))
         return code

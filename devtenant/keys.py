@@ -121,10 +121,12 @@ class KeyRing:
         kid: str = self._current()["kid"]
         return kid
 
-    def sign(self, claims: dict[str, Any]) -> str:
+    def sign(self, claims: dict[str, Any], typ: str | None = None) -> str:
+        """A JWT of `claims` signed with the current key; `typ` sets explicit typing (RFC 8725)."""
         key = self._current()
         signer = _private_key(key["pem"])
-        return jwt.encode(claims, signer, algorithm=ALGORITHM, headers={"kid": key["kid"]})
+        headers = {"kid": key["kid"], **({"typ": typ} if typ else {})}
+        return jwt.encode(claims, signer, algorithm=ALGORITHM, headers=headers)
 
     def jwks(self, now: float | None = None) -> dict[str, Any]:
         """Public keys only: current, next, and previous ones whose tokens may still be alive."""

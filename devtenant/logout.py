@@ -1,7 +1,8 @@
 """Logging out of the tenant: Auth0's /v2/logout and OIDC RP-initiated /oidc/logout.
 
-Both end the tenant session, and both redirect only to a URL the client registered as an
-Allowed Logout URL; anything else ends on the tenant's own page.
+Both end the tenant session (and tell its clients by back-channel logout), and both
+redirect only to a URL the client registered as an Allowed Logout URL; anything else ends
+on the tenant's own page.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from jose import JWTError, jwt
 
+from devtenant import backchannel
 from devtenant.bearer import verify
 from devtenant.config import Client
 from devtenant.errors import BadParameters, ErrorPage, InvalidToken, redirect_with
@@ -43,8 +45,10 @@ def _allowed(client: Client | None, url: str) -> str:
     return url
 
 
-def _end_session(request: Request, tenant: Tenant, response: Response) -> Response:
-    tenant.grants.end_session(request.cookies.get(SESSION_COOKIE))
+async def _end_session(request: Request, tenant: Tenant, response: Response) -> Response:
+    ended = tenant.grants.end_session(request.cookies.get(SESSION_COOKIE))
+    if ended is not None:
+        await backchannel.notify(tenant, [ended])
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
     return response
 
@@ -61,8 +65,8 @@ async def auth0_logout(request: Request, tenant: TenantDep) -> Response:
     if return_to is None and client is not None and client.logout_urls:
         return_to = client.logout_urls[0]
     if return_to is None:
-        return _end_session(request, tenant, _logged_out(request))
-    return _end_session(request, tenant, redirect_with(_allowed(client, return_to), {}))
+        return await _end_session(request, tenant, _logged_out(request))
+    return await _end_session(request, tenant, redirect_with(_allowed(client, return_to), {}))
 
 
 @router.get("/oidc/logout")
@@ -85,9 +89,9 @@ async def oidc_logout(request: Request, tenant: TenantDep) -> Response:
     client = _client(tenant, client_id)
     target = params.get("post_logout_redirect_uri")
     if target is None:
-        return _end_session(request, tenant, _logged_out(request))
+        return await _end_session(request, tenant, _logged_out(request))
     extra = {"state": params["state"]} if "state" in params else {}
-    return _end_session(request, tenant, redirect_with(_allowed(client, target), extra))
+    return await _end_session(request, tenant, redirect_with(_allowed(client, target), extra))
 
 
 def _unverified_aud(token: str) -> str:

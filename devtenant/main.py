@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
@@ -39,8 +40,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Made per start so a restarted server gets fresh locks on its own event loop,
         # while users' edits and keys come back from the data folder.
-        app.state.tenant = Tenant.open(settings, registry)
-        yield
+        async with httpx.AsyncClient(follow_redirects=False) as http:
+            app.state.tenant = Tenant.open(settings, registry, http)
+            yield
 
     app = FastAPI(
         title="devtenant",

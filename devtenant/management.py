@@ -1,7 +1,9 @@
-"""The Management API subset a logged-in user may call on themselves.
+"""The Management API subset a logged-in user may call on themselves, and one admin call.
 
 `GET/PATCH /api/v2/users/{id}` with a token for `{issuer}api/v2/`: `read:current_user`
 and `update:current_user_metadata` reach only the token's own user, like Auth0.
+`DELETE /api/v2/users/{id}/sessions` ends every tenant session of a user (with
+back-channel logout); it needs a machine-to-machine token with `delete:sessions`.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from devtenant import backchannel
 from devtenant.bearer import bearer_token, verify
-from devtenant.config import User
+from devtenant.config import DELETE_SESSIONS_SCOPE, User
 from devtenant.errors import InvalidToken, ManagementError, MetadataRejected
+from devtenant.minting import CLIENT_CREDENTIALS_GTY
 from devtenant.params import MAX_BODY_BYTES, scopes_of
 from devtenant.tenant import Tenant, TenantDep
 
@@ -38,22 +42,31 @@ def bad_request(message: str) -> ManagementError:
     return ManagementError(400, "Bad Request", message, "invalid_body")
 
 
-def authorized_user(request: Request, tenant: Tenant, user_id: str, scope: str) -> User:
-    """The user `user_id`, if the bearer token is theirs and carries `scope`."""
+def management_claims(request: Request, tenant: Tenant) -> dict[str, Any]:
+    """The claims of a valid Management API bearer token."""
     settings = tenant.settings
     try:
         token = bearer_token(request)
-        claims = verify(
+        return verify(
             tenant.keys, token, issuer=settings.issuer, audience=settings.management_audience
         )
     except InvalidToken as exc:
         raise unauthorized(exc.description) from exc
-    if scope not in scopes_of(claims.get("scope")) or claims["sub"] != user_id:
-        raise forbidden(scope)
+
+
+def existing_user(tenant: Tenant, user_id: str) -> User:
     user = tenant.registry.user(user_id)
     if user is None:
         raise ManagementError(404, "Not Found", "The user does not exist.", "inexistent_user")
     return user
+
+
+def authorized_user(request: Request, tenant: Tenant, user_id: str, scope: str) -> User:
+    """The user `user_id`, if the bearer token is theirs and carries `scope`."""
+    claims = management_claims(request, tenant)
+    if scope not in scopes_of(claims.get("scope")) or claims["sub"] != user_id:
+        raise forbidden(scope)
+    return existing_user(tenant, user_id)
 
 
 async def json_object(request: Request) -> dict[str, Any]:
@@ -93,3 +106,16 @@ async def patch_user(user_id: str, request: Request, tenant: TenantDep) -> JSONR
         return JSONResponse(await tenant.users.update_metadata(user, metadata))
     except MetadataRejected as exc:
         raise bad_request(f"Payload validation error: {exc}") from exc
+
+
+@router.delete("/api/v2/users/{user_id}/sessions")
+async def delete_user_sessions(user_id: str, request: Request, tenant: TenantDep) -> Response:
+    claims = management_claims(request, tenant)
+    # A machine-to-machine token: a user's own token never ends other people's sessions.
+    if claims.get("gty") != CLIENT_CREDENTIALS_GTY or DELETE_SESSIONS_SCOPE not in scopes_of(
+        claims.get("scope")
+    ):
+        raise forbidden(DELETE_SESSIONS_SCOPE)
+    user = existing_user(tenant, user_id)
+    await backchannel.notify(tenant, tenant.grants.end_user_sessions(user.user_id))
+    return Response(status_code=204)

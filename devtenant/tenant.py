@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 
@@ -30,9 +31,10 @@ class Tenant:
     users: Directory
     grants: Grants
     dpop: ProofChecker
+    http: httpx.AsyncClient  # the process's one client: back-channel logout requests
 
     @classmethod
-    def open(cls, settings: Settings, registry: Registry) -> Tenant:
+    def open(cls, settings: Settings, registry: Registry, http: httpx.AsyncClient) -> Tenant:
         data_dir = settings.devtenant_data_dir
         return cls(
             settings=settings,
@@ -41,6 +43,7 @@ class Tenant:
             users=Directory(settings, registry, data_dir),
             grants=Grants(data_dir, settings.devtenant_refresh_token_lifetime),
             dpop=ProofChecker(f"{settings.issuer}oauth/token"),
+            http=http,
         )
 
 

@@ -3,7 +3,8 @@
 uvicorn's command line only offers its built-in HTTP protocols, so this runs uvicorn with
 `BoundedHttpToolsProtocol` (see protocol.py), no reload, and no uvicorn access log (it prints
 query strings, which can hold codes and state; the services log one line of their own).
-`--workers` defaults to `WEB_CONCURRENCY`, as uvicorn's own `--workers` does.
+`--workers` defaults to `WEB_CONCURRENCY`, as uvicorn's own `--workers` does; with more
+than one, the app is imported in this parent process first, so bad settings stop start-up.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import os
 
 import uvicorn
+from uvicorn.importer import import_from_string
 
 from serving.protocol import BoundedHttpToolsProtocol
 
@@ -34,6 +36,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.workers > 1 and not args.factory:
+        # Imported once here first: bad settings end start-up with the app's one sentence,
+        # instead of every worker failing the same way and being started again, forever.
+        import_from_string(args.app)
     uvicorn.run(
         args.app,
         host=args.host,

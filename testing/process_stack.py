@@ -83,6 +83,7 @@ def app_process(
     target: Sequence[str] = APP_TARGET,
     extra_env: Mapping[str, str] | None = None,
 ) -> ManagedProcess:
+    """The web app under uvicorn; `extra_env` adds settings (WEB_CONCURRENCY, ...)."""
     env = _child_env(
         AUTH0_ISSUER_BASE_URL=issuer,
         AUTH0_AUDIENCE=AUDIENCE,

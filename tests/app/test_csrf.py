@@ -11,7 +11,8 @@ from fastapi import FastAPI, Form, Request
 
 from app.csrf import CSRF_HEADER, CsrfProtected, csrf_token
 from app.exception_handlers import register_exception_handlers
-from app.session_middleware import ServerSessionMiddleware, rotate_session
+from app.session_middleware import ServerSessionMiddleware
+from app.session_state import rotate_session
 from app.session_store import MemorySessionStore
 from testing.servers import LiveServer
 

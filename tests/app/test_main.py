@@ -14,6 +14,7 @@ import app.main
 from app.config import Settings
 from app.errors import InvalidAllowList
 from app.main import create_app
+from serving.__main__ import main as serve
 from tests.conftest import Refusal
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -139,3 +140,27 @@ async def test_start_up_logs_issuer_audience_and_store_kind_never_secrets(
         "session store redis"
     ]
     assert "s3cret" not in caplog.text
+
+
+SECRET_ENV = {"SESSION_SECRET": "s3cret-for-the-test"}
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({**SECRET_ENV, "WEB_CONCURRENCY": "2"}, "WEB_CONCURRENCY=2 needs a session store"),
+        ({"WEB_CONCURRENCY": "3", "SESSION_STORE_URL": "redis://127.0.0.1:1/0"}, "SESSION_SECRET"),
+        ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY is invalid"),
+    ],
+)
+@pytest.mark.parametrize("entry", ["python -m serving", "uvicorn app.main:app"])
+def test_several_workers_need_redis_and_one_secret(
+    refusal: Refusal, env: dict[str, str], names: str, entry: str
+) -> None:
+    # python -m serving imports the app before it starts any worker, so it refuses once;
+    # uvicorn reads WEB_CONCURRENCY too, and each worker it starts refuses the same way.
+    command = ["app.main:app", "--port", "1"]  # never served: the settings fail first
+    start = (lambda: serve(command)) if entry == "python -m serving" else (lambda: app.main.app)
+    sentence = refusal(start, "app", env)
+    assert names in sentence
+    assert "s3cret" not in sentence

@@ -13,11 +13,11 @@ from jose import jwt
 
 from app.config import MANAGEMENT_API_SCOPE
 from app.errors import TokenUnavailable
+from app.refresh_once import RefreshCoordinator
 from app.session_tokens import (
     REFRESH_KEY,
     TOKEN_MIN_TTL,
     TOKENS_KEY,
-    RefreshCoordinator,
     SessionTokens,
     store_token_set,
 )
