@@ -22,26 +22,13 @@ from starlette.types import ASGIApp, Message
 
 from api.config import Settings
 from api.main import create_app
+from bench.bare import bare_app
 from testing.issuer import TestIssuer
 from testing.servers import LiveServer
 
 DEFAULT_REQUESTS = 5_000
 DEFAULT_ROUNDS = 5
 PATHS = ("/api/public", "/api/private")
-PUBLIC_BODY = {
-    "message": "Hello from a public endpoint! You don't need to be authenticated to see this."
-}
-
-
-def bare_app() -> FastAPI:
-    """The baseline: one FastAPI route returning the same body, nothing else."""
-    app = FastAPI()
-
-    @app.get("/api/public")
-    async def public() -> dict[str, str]:
-        return PUBLIC_BODY
-
-    return app
 
 
 def _scope(path: str, token: str | None) -> dict[str, Any]:
