@@ -12,7 +12,6 @@ import json
 import logging
 import random
 import time
-import zlib
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -46,8 +45,6 @@ REDIS_POOL_TIMEOUT = 2.0  # seconds to wait for a free connection before answeri
 MAX_MODIFY_ATTEMPTS = 30  # optimistic tries of one read-modify-write under contention
 MODIFY_BACKOFF = 0.002  # seconds; doubled per try (capped), jittered, so writers spread out
 MODIFY_BACKOFF_CAP = 0.05
-
-MEMORY_COMPRESSION = 1  # zlib level for the memory store: fastest, most of the gain
 
 SessionRecord = dict[str, Any]
 # Given the latest stored record, the record to store instead; None leaves it as it is.
@@ -192,14 +189,12 @@ class MemorySessionStore:
 
     async def load(self, sid: str) -> SessionRecord | None:
         raw = self._users.get(sid) or self._pending.get(sid)
-        return decode_record(zlib.decompress(raw)) if raw is not None else None
+        return decode_record(raw)
 
     async def save(self, sid: str, data: SessionRecord, ttl: int, *, pending: bool = False) -> None:
         space, other = (self._pending, self._users) if pending else (self._users, self._pending)
         other.pop(sid)
-        # Compressed: tokens are base64 text, so a record shrinks by about a third, which
-        # at 10,000 sessions is megabytes of RSS for microseconds per save and load.
-        space.put(sid, zlib.compress(encode_record(data), MEMORY_COMPRESSION), ttl)
+        space.put(sid, encode_record(data), ttl)
 
     async def delete(self, sid: str) -> None:
         self._users.pop(sid)
