@@ -23,7 +23,7 @@ from api.dpop import DpopPolicy
 from api.errors import AuthError, IssuerUnavailable
 from api.header_limit import HeaderSizeLimitMiddleware
 from api.jwks import JwksCache
-from api.middleware import AccessLogMiddleware, SecurityHeadersMiddleware
+from api.middleware import SecurityHeadersAndAccessLog
 from api.proof import ProofVerifier
 from api.replay import ReplayCache
 from api.routes import router
@@ -77,8 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Before CORS and routing read a header; inside the log and security headers, so a
     # 431 is logged and carries them too.
     app.add_middleware(HeaderSizeLimitMiddleware)
-    app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(SecurityHeadersAndAccessLog)
     return app
 
 

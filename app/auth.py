@@ -47,7 +47,6 @@ STEP_UP_KEY = "step_up"  # session key: the API a logged-in user is granting acc
 LOGIN_PROBE_TIMEOUT = 3.0  # seconds to wait for the tenant before showing an error page
 # ID-token claims that are protocol plumbing or tie to the tenant's session: not shown.
 HIDDEN_CLAIMS = frozenset({"nonce", "at_hash", "c_hash", "sid"})
-PROFILE_CLAIMS = ("sub", "name", "email", "picture", "nickname", "email_verified")
 MAX_TENANT_TEXT = 300  # characters of the tenant's error and description shown and logged
 # Errors the tenant may send back to /callback that have their own message on /error.
 PROVIDER_ERRORS = frozenset(
@@ -165,9 +164,13 @@ async def callback(
     )
     session = request.session
     session.clear()
-    session["user"] = {key: claims[key] for key in PROFILE_CLAIMS if key in claims}
-    session["id_token_claims"] = {k: v for k, v in claims.items() if k not in HIDDEN_CLAIMS}
-    session["id_token"] = token.get("id_token", "")
+    # One copy of the claims (the profile page shows them all; pages use the profile ones).
+    session["user"] = {k: v for k, v in claims.items() if k not in HIDDEN_CLAIMS}
+    # The ID token only where logout sends it back as id_token_hint (see logout_url): not
+    # on Auth0's domains (/v2/logout), and it is a session's largest item after the access
+    # token.  Discovery is cached by Authlib since the code exchange.
+    if await _logout_takes_id_token(settings, provider):
+        session["id_token"] = token.get("id_token", "")
     store_token_set(session, token, settings.auth0_audience)
     return RedirectResponse(return_to, status_code=303)
 
@@ -285,6 +288,16 @@ async def revoke_refresh_token(
         return
     if not response.is_success:
         log.warning("refresh token not revoked at logout: status %d", response.status_code)
+
+
+async def _logout_takes_id_token(settings: Settings, provider: OidcProvider) -> bool:
+    if is_auth0_domain(settings):
+        return False
+    try:
+        metadata = await provider_metadata(provider, settings.issuer)
+    except (httpx.HTTPError, ValueError):
+        return True  # keep it: logout may still need it once the provider answers
+    return isinstance(metadata.get("end_session_endpoint"), str)
 
 
 def logout_url(settings: Settings, metadata: dict[str, Any], id_token: str) -> str:

@@ -67,23 +67,28 @@ SessionStoreDep = Annotated[SessionStore, Depends(get_session_store)]
 LogoutTokensDep = Annotated[LogoutTokenVerifier, Depends(get_logout_tokens)]
 
 
-async def get_token_source(
-    request: Request, settings: SettingsDep, http: HttpDep, provider: ProviderDep, dpop: DpopDep
-) -> TokenSource:
-    """The token manager of this request's session: what the allow-list interceptor asks."""
-    refreshes = cast(RefreshCoordinator, request.app.state.refreshes)
+async def get_token_source(request: Request) -> TokenSource:
+    """The token manager of this request's session: what the allow-list interceptor asks.
+
+    It reads `app.state` itself rather than through SettingsDep, HttpDep, ProviderDep and
+    DpopDep: it runs on every proxied call, and FastAPI resolves each nested dependency at a
+    measurable cost (bench/README.md).  Tests replace this dependency as a whole.
+    """
+    state = request.app.state
+    settings = cast(Settings, state.settings)
+    provider = cast(OAuth, state.oauth).create_client(PROVIDER)
     stored_id = session_id(request)
     shared = None
     if stored_id is not None:  # a stored session: refresh once across every process
-        store = cast(SessionStore, request.app.state.session_store)
+        store = cast(SessionStore, state.session_store)
         shared = SharedSession(store, stored_id, settings.refresh_lock_timeout, request)
     return SessionTokens(
         request.session,
         settings,
-        http,
+        cast(httpx.AsyncClient, state.http),
         lambda: provider_metadata(provider, settings.issuer),
-        refreshes,
-        dpop,
+        cast(RefreshCoordinator, state.refreshes),
+        cast(DpopKey | None, state.dpop),
         shared,
     )
 

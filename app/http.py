@@ -5,9 +5,10 @@ the allow-list says; the user's token source travels with each request (see
 app/token_source.py), not with the client.
 
 One client, two connection pools: calls to API_BASE_URL (the /api/* proxy, which browsers
-drive) get a transport of their own, mounted on the API's origin, and everything else
-(login, token refresh, the Management API: the tenant) keeps the default one.  However
-many proxied calls hang, they hold only API connections: login and refresh never wait.
+drive) get a transport of their own (app/upstream.py), mounted on the API's origin, and
+everything else (login, token refresh, the Management API: the tenant) keeps the default
+one.  However many proxied calls hang, they hold only API connections: login and refresh
+never wait.
 A pool per upstream rather than a semaphore in front of one pool, because a semaphore
 still lets the proxy take every connection of the shared pool up to its count.
 """
@@ -15,6 +16,7 @@ still lets the proxy take every connection of the shared pool up to its count.
 from __future__ import annotations
 
 from http.cookiejar import Cookie, CookieJar, CookiePolicy
+from typing import Any
 from urllib.request import Request
 
 import httpx
@@ -22,6 +24,7 @@ import httpx
 from app.config import Settings
 from app.dpop import DpopKey
 from app.interceptor import AllowListAuth, default_allowed_list
+from app.upstream import UpstreamTransport
 
 CONNECT_TIMEOUT = 3.0  # seconds to open a connection; a backend that slow is down
 READ_TIMEOUT = 10.0  # seconds between two chunks of a response before giving up
@@ -64,6 +67,23 @@ class NoCookies(CookiePolicy):
         return False
 
 
+class NoCookieJar(CookieJar):
+    """A jar that is never read or filled.
+
+    NoCookies alone refuses every cookie, but the jar would still parse each response's
+    headers into an email message to find none; this skips that work on every API call.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(policy=NoCookies())
+
+    def extract_cookies(self, response: Any, request: Request) -> None:
+        return None
+
+    def add_cookie_header(self, request: Request) -> None:
+        return None
+
+
 def create_http_client(
     settings: Settings,
     *,
@@ -83,9 +103,9 @@ def create_http_client(
         auth=auth,
         timeout=timeout,
         limits=limits,
-        mounts={api_origin(settings.api_base_url): httpx.AsyncHTTPTransport(limits=limits)},
+        mounts={api_origin(settings.api_base_url): api_transport(limits)},
         follow_redirects=False,
-        cookies=CookieJar(policy=NoCookies()),
+        cookies=NoCookieJar(),
     )
 
 
@@ -95,3 +115,17 @@ def api_origin(api_base_url: str) -> str:
     port = url.port or (443 if url.scheme == "https" else 80)
     host = f"[{url.host}]" if ":" in url.host else url.host  # an IPv6 literal
     return f"{url.scheme}://{host}:{port}"
+
+
+def api_transport(limits: httpx.Limits = DEFAULT_LIMITS) -> UpstreamTransport:
+    """The API's own pool (app/upstream.py): every proxied call goes through it.
+
+    Idle connections are kept up to the connection limit, not the smaller keep-alive one:
+    under load each request would otherwise open a new connection to the API.
+    """
+    assert limits.max_connections is not None
+    return UpstreamTransport(
+        max_connections=limits.max_connections,
+        max_keepalive=limits.max_connections,
+        keepalive_expiry=limits.keepalive_expiry or KEEPALIVE_EXPIRY,
+    )

@@ -155,7 +155,7 @@ async def profile(
     if metadata.value is not None:
         remember_theme(request.session, metadata.value.get("theme"))
     context = {
-        "claims": json.dumps(request.session.get("id_token_claims") or {}, indent=2),
+        "claims": json.dumps(user, indent=2),
         "metadata": metadata.value,
         "metadata_unavailable": metadata.unavailable,
         "grant_url": GRANT_URL if metadata.grantable else None,

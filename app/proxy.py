@@ -40,36 +40,38 @@ PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 # Hop-by-hop headers (RFC 9110 7.6.1) plus those that must not cross the proxy either way.
 HOP_BY_HOP = frozenset(
     {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
     }
 )
 # `dpop`: proofs are the app's to sign (app/dpop.py); a browser's own would only break calls.
 # X-CSRF-Token is the app's own (app/request_guard.py): the API never needs to see it.
 REQUEST_DROP = HOP_BY_HOP | {
-    "host",
-    "cookie",
-    "authorization",
-    "dpop",
-    "expect",
-    "forwarded",
-    "x-csrf-token",
+    b"host",
+    b"cookie",
+    b"authorization",
+    b"dpop",
+    b"expect",
+    b"forwarded",
+    b"x-csrf-token",
 }
 # Date and Server: uvicorn adds its own, and two of each confuse caches and scanners.
-RESPONSE_DROP = HOP_BY_HOP | {"set-cookie", "date", "server"}
+RESPONSE_DROP = HOP_BY_HOP | {b"set-cookie", b"date", b"server"}
 # Redirects into the API are made app-relative: never show the browser its internal URL.
 LOCATION_HEADERS = frozenset({b"location", b"content-location"})
 # Decode this many times when looking for `..`: a backend or a framework may decode again.
 MAX_DECODE_ROUNDS = 3
 # Characters left as they are when the checked path is encoded again for the API.
 PATH_SAFE = "/:@!$&'()*+,;=-._~"
+# Bodies up to this size (by Content-Length) are read whole and sent as one Response.
+SMALL_BODY = 64 * 1024
 
 
 def _is_unsafe(path: str) -> bool:
@@ -97,38 +99,35 @@ def checked_path(path: str) -> str:
     return quote(path, safe=PATH_SAFE)
 
 
-def _connection_tokens(headers: httpx.Headers) -> set[str]:
+def _connection_tokens(raw: list[tuple[bytes, bytes]]) -> set[bytes]:
     """Header names the sender listed in `Connection`: hop-by-hop by declaration."""
     return {
-        name.strip().lower()
-        for value in headers.get_list("connection")
-        for name in value.split(",")
-        if name.strip()
+        token.strip().lower()
+        for name, value in raw
+        if name.lower() == b"connection"
+        for token in value.split(b",")
+        if token.strip()
     }
 
 
-def _filtered(headers: httpx.Headers, drop: frozenset[str]) -> list[tuple[bytes, bytes]]:
-    dropped = drop | _connection_tokens(headers)
-    return [
-        (name, value)
-        for name, value in headers.raw
-        if name.decode("latin-1").lower() not in dropped
-    ]
+def _filtered(raw: list[tuple[bytes, bytes]], drop: frozenset[bytes]) -> list[tuple[bytes, bytes]]:
+    dropped = drop | _connection_tokens(raw)
+    return [(name, value) for name, value in raw if name.lower() not in dropped]
 
 
 def _outgoing_headers(request: Request) -> list[tuple[bytes, bytes]]:
-    incoming = httpx.Headers(request.headers.raw)
+    # scope["headers"] as the server gave them, not an httpx.Headers copy: less work per call.
     headers = [
         (name, value)
-        for name, value in _filtered(incoming, REQUEST_DROP)
+        for name, value in _filtered(request.scope["headers"], REQUEST_DROP)
         if not name.lower().startswith(b"x-forwarded-")
     ]
     forwarded = {
-        "x-forwarded-for": request.client.host if request.client else "",
-        "x-forwarded-proto": request.url.scheme,
-        "x-forwarded-host": request.headers.get("host", ""),
+        b"x-forwarded-for": request.client.host if request.client else "",
+        b"x-forwarded-proto": request.url.scheme,
+        b"x-forwarded-host": request.headers.get("host", ""),
     }
-    headers += [(k.encode(), v.encode("latin-1")) for k, v in forwarded.items() if v]
+    headers += [(k, v.encode("latin-1")) for k, v in forwarded.items() if v]
     return headers
 
 
@@ -155,7 +154,7 @@ def _response_headers(upstream: httpx.Response, api_base: str) -> list[tuple[byt
             if name.lower() in LOCATION_HEADERS and value.startswith(internal)
             else value,
         )
-        for name, value in _filtered(upstream.headers, RESPONSE_DROP)
+        for name, value in _filtered(upstream.headers.raw, RESPONSE_DROP)
     ]
 
 
@@ -171,6 +170,12 @@ async def _relay(upstream: httpx.Response, slot: Slot) -> AsyncIterator[bytes]:
     finally:
         await upstream.aclose()
         slot.release()
+
+
+def _is_small(upstream: httpx.Response) -> bool:
+    """Whether the API declared a body of at most SMALL_BODY bytes (JSON answers are)."""
+    length = upstream.headers.get("content-length", "")
+    return length.isdigit() and int(length) <= SMALL_BODY
 
 
 async def _send(client: httpx.AsyncClient, outgoing: httpx.Request) -> httpx.Response:
@@ -211,10 +216,10 @@ def create_proxy_router(settings: Settings) -> APIRouter:
     async def proxy(
         request: Request, path: str, client: HttpDep, tokens: TokenSourceDep
     ) -> Response:
-        url = httpx.URL(f"{api_base}{PROXY_PREFIX}{checked_path(path)}")
+        url = f"{api_base}{PROXY_PREFIX}{checked_path(path)}"
         query = request.scope.get("query_string", b"")
-        if query:
-            url = url.copy_with(query=query)
+        if query:  # one URL parse (in build_request), not two
+            url = f"{url}?{query.decode('latin-1')}"
         slot = slots.acquire(_user_key(request))
         if slot is None:
             raise ProxyBusy
@@ -223,6 +228,8 @@ def create_proxy_router(settings: Settings) -> APIRouter:
         except BaseException:
             slot.release()
             raise
+        if _is_small(upstream):
+            return await _read_whole(upstream, slot, api_base)
         return _relayed(upstream, slot, api_base)
 
     return router
@@ -236,7 +243,7 @@ def _user_key(request: Request) -> str | None:
 
 async def _forward(
     request: Request,
-    url: httpx.URL,
+    url: str,
     settings: Settings,
     client: httpx.AsyncClient,
     tokens: TokenSource,
@@ -249,6 +256,22 @@ async def _forward(
         extensions=token_extensions(tokens),
     )
     return await _send(client, outgoing)
+
+
+async def _read_whole(upstream: httpx.Response, slot: Slot, api_base: str) -> Response:
+    """A small answer read at once: a plain Response costs less than a stream's task group.
+
+    The body is relayed as it came (still compressed, if it was); the slot is given back
+    once it is read, whatever happens.
+    """
+    try:
+        body = b"".join([chunk async for chunk in upstream.aiter_raw()])
+    finally:
+        await upstream.aclose()
+        slot.release()
+    response = Response(body, status_code=upstream.status_code)
+    response.raw_headers = _response_headers(upstream, api_base)
+    return response
 
 
 def _relayed(upstream: httpx.Response, slot: Slot, api_base: str) -> Response:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 STATIC_PREFIX = "/static/"
@@ -43,6 +42,9 @@ class SecurityHeadersMiddleware:
             "X-Content-Type-Options": "nosniff",
             "Cross-Origin-Opener-Policy": "same-origin",
         }
+        # Encoded once: every response gets them, so no per-request encoding or scanning.
+        self._raw = [(k.lower().encode(), v.encode()) for k, v in self.headers.items()]
+        self._no_store = [*self._raw, (b"cache-control", b"no-store")]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,14 +53,15 @@ class SecurityHeadersMiddleware:
 
         cacheable = scope["path"].startswith(STATIC_PREFIX)
 
+        # Pages show personal data: keep them out of shared and history caches.
+        extra = self._raw if cacheable else self._no_store
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in self.headers.items():
-                    headers.setdefault(name, value)
-                if not cacheable:
-                    # Pages show personal data: keep them out of shared and history caches.
-                    headers.setdefault("Cache-Control", "no-store")
+                headers = message.get("headers", [])
+                present = {name.lower() for name, _ in headers}
+                # A new list: the response object may still hold the one it sent.
+                message["headers"] = [*headers, *(h for h in extra if h[0] not in present)]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -42,7 +42,8 @@ from testing.servers import free_port
 PATH = "/api/private"
 WARMUP_SECONDS = 2
 DEFAULT_ROUNDS = 2  # ours, express, ours, express
-TARGET_RATIO = 1.0
+TARGET_RATIO = 1.5  # issue 11: Bearer at 1.5x Express, one process each
+DPOP_TARGET_RATIO = 1.0  # proofs are verified per request (no cache): parity is the aim
 SCHEMES = ("bearer", "dpop")
 
 
@@ -130,9 +131,9 @@ def check_token_accepted(contender: Contender, load: Load) -> None:
         sys.exit(f"bench: {contender.name} refused the token ({response.status_code})")
 
 
-def table(ours: Contender, express: Contender) -> str:
+def table(ours: Contender, express: Contender, target: float = TARGET_RATIO) -> str:
     ratio = ours.rps / express.rps
-    verdict = "ok" if ratio >= TARGET_RATIO else f"below target {TARGET_RATIO:.1f}"
+    verdict = "ok" if ratio >= target else f"below target {target:.1f}"
     rows = [
         f"{'server':<10} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'jwks':>5} {'disc':>5}"
         f" {'errors':>7}",
@@ -193,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"GET {PATH}, {token}, wrk {args.connections} connections,"
             f" {args.rounds} x {args.duration}s each, alternating"
         )
-        print(table(ours, express))
+        print(table(ours, express, TARGET_RATIO if scheme == "bearer" else DPOP_TARGET_RATIO))
 
 
 if __name__ == "__main__":

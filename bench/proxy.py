@@ -33,6 +33,7 @@ SINGLE_CONNECTION = 1
 WARMUP_SECONDS = 1
 DEFAULT_DURATION = 10  # seconds per wrk run
 TARGET_ADDED_MS = 1.0
+TARGET_THROUGHPUT_RATIO = 0.5  # proxied / direct req/s at LOADED_CONNECTIONS
 WEB_CLIENT = ("quickstart-web", "quickstart-web-dev-secret")
 SCOPE = "openid profile email offline_access read:messages"
 
@@ -48,6 +49,10 @@ class ProxyFigures:
     @property
     def added_p50_ms(self) -> float:
         return self.proxied.p50_ms - self.direct.p50_ms
+
+    @property
+    def throughput_ratio(self) -> float:
+        return self.proxied.requests_per_second / self.direct.requests_per_second
 
     @property
     def failures(self) -> int:

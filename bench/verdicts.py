@@ -12,12 +12,19 @@ from dataclasses import dataclass
 
 SHORTFALL_NOTES = {
     "api": (
-        "API below Express: a repeated token is already a dictionary lookup (api/verify.py "
-        "caches verified tokens until exp), so the gap is per-request framework work: "
-        "uvicorn, Starlette/FastAPI routing and dependency resolution, CORS, security "
-        "headers and our one access-log line per request, which Express does not write.  "
-        "Runs on this 2-core machine swing between 0.87x and 1.09x.  Closing it for good: "
-        "one worker per core (`uvicorn --workers`), or fewer middleware layers."
+        "API below 1.5x Express: a repeated token is a dictionary lookup (api/verify.py caches "
+        "verified tokens until exp), so what is left is per-request framework work in one "
+        "Python process: uvicorn, Starlette/FastAPI routing and the Security dependency, "
+        "CORS (Vary: Origin on every answer), helmet's twelve headers and our access-log "
+        "line, which Express does not write (bench.layers prints each one's cost).  Closing "
+        "it: one worker per core (`uvicorn --workers 2`), which Express's one process "
+        "cannot match, or dropping the access line (the largest single cost)."
+    ),
+    "public": (
+        "/api/public below 0.9x a bare FastAPI route: the difference is the middleware every "
+        "answer passes (bench.layers: the access-log line costs the most, then CORS and the "
+        "security headers) and the larger response (13 extra headers for uvicorn to write).  "
+        "Closing it means dropping one of them, which is a product decision, not a speed-up."
     ),
     "api_dpop": (
         "DPoP below Express: no cache can help here, each request brings a new proof, so "
@@ -30,32 +37,35 @@ SHORTFALL_NOTES = {
         "check api/jwks.py's max-age and cooldown."
     ),
     "proxy": (
-        "Proxy adds more than 1 ms: the app's CPU per proxied request goes mostly to httpx/"
-        "httpcore, not to our code: httpcore's pool checks every pooled connection on each "
-        "request (a select() per connection) and anyio looks up the running event loop "
-        "several times per request (sniffio is now a dependency, which removed a failing "
-        "import per call: 321 -> 378 req/s); the shared client's no-op cookie jar still "
-        "parses every response, and each StreamingResponse starts an anyio task group.  "
-        "Closing it: a leaner transport for the one upstream (e.g. a pooled raw HTTP/1.1 "
-        "connection set), and small JSON answers sent as a plain Response, not a stream."
+        "Proxy adds more than 1 ms: the app still spends well over half a millisecond of "
+        "CPU per proxied call after the lean transport (app/upstream.py): httpx's client "
+        "layer (request/response models, URL parsing, the auth-flow generator that carries "
+        "the allow-list interceptor), FastAPI's routing and dependency resolution, the "
+        "session middleware (cookie signature, decompress and decode) and the access line.  "
+        "Closing it: a pure-ASGI proxy route that skips FastAPI's request handling and "
+        "builds the upstream request without httpx's models, keeping the interceptor's "
+        "matching; or a second app worker."
+    ),
+    "proxy_rps": (
+        "Proxy throughput below half the direct path: the app process is single-threaded "
+        "and CPU-bound at 64 connections, while on the direct path the API's cached token "
+        "makes each request cheap; see the note on the added p50 for where the app's CPU "
+        "goes and what would close it."
     ),
     "proxy_errors": "Proxy errors: the run measured failures, not latency; see the app's log.",
     "api_errors": "API errors: the run measured failures, not throughput.",
     "startup": (
-        "Start-up over 2 s: three Python processes import FastAPI, pydantic, Authlib, "
-        "python-jose and cryptography at the same time on 2 cores (about 1 s of CPU each), "
-        "and the tenant's first start generates RSA keys.  Closing it: import Authlib's "
-        "client, redis and Jinja2 lazily (only when used), and byte-compile on install "
-        "(`UV_COMPILE_BYTECODE=1`), so a cold start does not compile .pyc files."
+        "Start-up over 2 s: three Python processes import FastAPI and pydantic (about 0.4 s "
+        "of CPU each on a quiet core) plus python-jose and cryptography (API, tenant) at "
+        "the same time on 2 cores, next to honcho itself.  Without byte-compiled packages "
+        "(PYTHONDONTWRITEBYTECODE set and a plain `uv sync`) every start compiles them from "
+        "source: 5.3 s instead of 2.5 s here; scripts/dev and scripts/test now sync with "
+        "--compile-bytecode.  Closing the rest: importing Authlib only at first login."
     ),
     "memory_memory": (
-        "Memory store over 100 MB: the app idles at about 90 MB (FastAPI, pydantic, "
-        "Authlib, python-jose, cryptography, redis and Jinja2 in one process) and each "
-        "logged-in session is a 2.8 kB JSON record (ID token, access token, refresh token, "
-        "and the ID-token claims kept twice: `user` and `id_token_claims`).  Closing it: "
-        "keep the ID token only for providers that need `id_token_hint`, store the claims "
-        "once, zlib-compress records (JWTs are base64: ~25% smaller), and do not import "
-        "redis unless SESSION_STORE_URL is redis://."
+        "Memory store over 100 MB: a session record is its access and refresh tokens plus "
+        "the claims once (zlib-compressed in the memory store), and Authlib (~12 MB) is "
+        "loaded by the first login; check what else grew with `bench.memory`."
     ),
     "memory_redis": (
         "Redis store over 100 MB: the app itself should not grow with Redis sessions; "

@@ -12,6 +12,7 @@ from app.auth import logout_url, safe_return_to
 from app.config import SESSION_COOKIE
 from testing.live_stack import LiveStack, app_settings, csrf_from, running_live_stack
 from testing.login import ALICE, AUDIENCE, submit_login_form
+from testing.sessions import session_record
 
 
 @pytest.mark.parametrize(
@@ -56,6 +57,18 @@ async def test_login_then_callback_returns_to_the_page_asked_for(stack: LiveStac
         page = await client.get("/external-api")
     assert page.status_code == 200
     assert "Ping API" in page.text
+
+
+async def test_the_session_keeps_the_claims_once(stack: LiveStack) -> None:
+    async with stack.client() as client:
+        await stack.login(client)
+        record = await session_record(stack, client)
+    assert record["user"]["sub"].startswith("auth0|")
+    assert "email" in record["user"]
+    assert "nonce" not in record["user"]  # protocol claims are not profile data
+    assert "id_token_claims" not in record
+    # The dev tenant publishes end_session_endpoint: logout sends the ID token back.
+    assert record["id_token"].count(".") == 2
 
 
 @pytest.mark.parametrize("target", ["https://evil.test", "//evil.test", "/\\evil.test"])

@@ -40,8 +40,8 @@ async def session_record(stack: LiveStack, cookie: str) -> dict[str, Any]:
 
 
 def secrets_in(record: dict[str, Any], sid: str) -> list[str]:
-    found = [sid, SESSION_SECRET, "quickstart-web-dev-secret", record["id_token"]]
-    found += [record["refresh_token"]]
+    found = [sid, SESSION_SECRET, "quickstart-web-dev-secret", record["refresh_token"]]
+    found += [record["id_token"]] if record.get("id_token") else []
     found += [token_set["access_token"] for token_set in record["tokens"].values()]
     return found
 

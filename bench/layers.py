@@ -1,0 +1,139 @@
+"""What each layer of the API costs per request, in process: `uv run python -m bench.layers`.
+
+Calls the API's ASGI app directly (no server, no sockets) with `GET /api/public` and
+`GET /api/private` (one valid token, so the verified-token cache answers after the first
+call) and prints microseconds of CPU per request for the full app, the app with one
+middleware removed at a time, and a bare FastAPI endpoint.  Differences between rows are
+what a layer costs; uvicorn's own share is not here (it is the same for every row).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message
+
+from api.config import Settings
+from api.main import create_app
+from bench.bare import bare_app
+from testing.issuer import TestIssuer
+from testing.servers import LiveServer
+
+DEFAULT_REQUESTS = 5_000
+DEFAULT_ROUNDS = 5
+PATHS = ("/api/public", "/api/private")
+
+
+def _scope(path: str, token: str | None) -> dict[str, Any]:
+    headers = [(b"host", b"127.0.0.1:3001"), (b"user-agent", b"wrk"), (b"accept", b"*/*")]
+    if token is not None:
+        headers.append((b"authorization", f"Bearer {token}".encode()))
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 3001),
+        "state": {},
+    }
+
+
+async def _per_request_us(app: ASGIApp, path: str, token: str | None, requests: int) -> float:
+    statuses: list[int] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    for _ in range(100):  # warm-up: caches filled, code paths taken once
+        await app(_scope(path, token), receive, send)
+    statuses.clear()
+    started = time.process_time()
+    for _ in range(requests):
+        await app(_scope(path, token), receive, send)
+    elapsed = time.process_time() - started
+    if set(statuses) != {200}:
+        raise RuntimeError(f"{path} answered {sorted(set(statuses))}, not 200")
+    return elapsed / requests * 1e6
+
+
+def _without(app: FastAPI, *names: str) -> FastAPI:
+    app.user_middleware = [m for m in app.user_middleware if _name(m.cls) not in names]
+    return app
+
+
+def _without_one(settings: Settings, name: str) -> FastAPI:
+    return _without(create_app(settings), name)
+
+
+def _name(cls: Any) -> str:
+    return str(getattr(cls, "__name__", cls))
+
+
+async def measure(
+    settings: Settings, token: str, requests: int, rounds: int
+) -> list[tuple[str, float]]:
+    names = [_name(m.cls) for m in create_app(settings).user_middleware]
+    variants: list[tuple[str, Callable[[], FastAPI]]] = [("full app", lambda: create_app(settings))]
+    for name in names:
+        variants.append((f"without {name}", partial(_without_one, settings, name)))
+    variants.append(("no middleware", lambda: _without(create_app(settings), *names)))
+    variants.append(("bare FastAPI", bare_app))
+    best: dict[str, float] = {}
+    for _ in range(rounds):  # alternating, keeping each row's best: noise only ever adds
+        for label, build in variants:
+            app = build()
+            async with app.router.lifespan_context(app):
+                for path in PATHS[:1] if label == "bare FastAPI" else PATHS:
+                    us = await _per_request_us(app, path, token, requests)
+                    key = f"{path:<13} {label}"
+                    best[key] = min(us, best.get(key, us))
+    return list(best.items())
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.layers", description=__doc__)
+    parser.add_argument("--requests", type=int, default=DEFAULT_REQUESTS)
+    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("api").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    access = logging.getLogger("api.access")
+    access.setLevel(logging.INFO)
+    access.propagate = False
+    handler = logging.FileHandler("/dev/null")
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    access.addHandler(handler)
+    issuer = TestIssuer()
+    with LiveServer(issuer.app) as server:
+        issuer.serve_at(server.url)
+        settings = Settings(
+            _env_file=None, auth0_issuer_base_url=issuer.url, auth0_audience=issuer.audience
+        )
+        token = issuer.token()
+        rows = asyncio.run(measure(settings, token, args.requests, args.rounds))
+    print(f"µs of CPU per request, in process, best of {args.rounds} x {args.requests} requests")
+    for label, us in rows:
+        print(f"{label:<50} {us:7.1f}")
+
+
+if __name__ == "__main__":
+    main()
