@@ -30,8 +30,13 @@ from app.token_source import TokenSource
 
 # Dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in a
 # worker thread, which costs more per request than these lookups.
-async def get_app_settings(request: Request) -> Settings:
+def app_settings(request: Request) -> Settings:
+    """The app's settings, for code that runs outside a route (error pages)."""
     return cast(Settings, request.app.state.settings)
+
+
+async def get_app_settings(request: Request) -> Settings:
+    return app_settings(request)
 
 
 async def get_http(request: Request) -> httpx.AsyncClient:

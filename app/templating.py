@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.csrf import csrf_token
-from app.deps import current_user
+from app.deps import app_settings, current_user
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = ROOT / "templates"
@@ -127,7 +127,7 @@ def render_error(
         "advice": advice,
         "actions": error_actions(known, current_user(request) is not None),
         "tenant_error": tenant_error,
-        "issuer": request.app.state.settings.issuer if known in LOGIN_CODES else None,
+        "issuer": app_settings(request).issuer if known in LOGIN_CODES else None,
     }
     return render(request, "error.html", context, status_code=status_code)
 
