@@ -14,19 +14,17 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from api.bearer import request_scheme
 from api.config import DPOP_ALGORITHMS, Settings, SettingsError, get_settings
 from api.dpop import DpopPolicy
 from api.errors import AuthError, IssuerUnavailable
-from api.header_limit import HeaderSizeLimitMiddleware
 from api.jwks import JwksCache
-from api.middleware import SecurityHeadersAndAccessLog
+from api.middleware import ApiEdge
 from api.proof import ProofVerifier
 from api.replay import ReplayCache
-from api.routes import router
+from api.routes import add_routes
 from api.verify import TokenVerifier
 
 logger = logging.getLogger("api")
@@ -65,19 +63,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.dpop = _dpop_policy(settings)
-    app.include_router(router)
+    add_routes(app.router)
     app.add_exception_handler(AuthError, _auth_error_response)  # type: ignore[arg-type]
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_allowed_origins,
-        allow_methods=["GET", "POST"],
-        allow_headers=["Authorization", "Content-Type", "DPoP"],
-        max_age=600,
-    )
-    # Before CORS and routing read a header; inside the log and security headers, so a
-    # 431 is logged and carries them too.
-    app.add_middleware(HeaderSizeLimitMiddleware)
-    app.add_middleware(SecurityHeadersAndAccessLog)
+    app.add_middleware(ApiEdge, allow_origins=settings.cors_allowed_origins)
     return app
 
 

@@ -2,9 +2,12 @@
 
 Calls the API's ASGI app directly (no server, no sockets) with `GET /api/public` and
 `GET /api/private` (one valid token, so the verified-token cache answers after the first
-call) and prints microseconds of CPU per request for the full app, the app with one
-middleware removed at a time, and a bare FastAPI endpoint.  Differences between rows are
-what a layer costs; uvicorn's own share is not here (it is the same for every row).
+call) and prints microseconds of CPU per request for: the full app; the same with the
+access line off; a CORS request (an allowed `Origin`, so Starlette's CORS middleware
+runs); the routes served by FastAPI's own request handler instead of `DirectRoute`'s;
+no middleware (no `ApiEdge`, the API's one layer); and a bare FastAPI endpoint.
+Differences between rows are what a layer costs; uvicorn's own share is not here (it is
+the same for every row).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from functools import partial
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
@@ -22,6 +25,7 @@ from starlette.types import ASGIApp, Message
 
 from api.config import Settings
 from api.main import create_app
+from api.routing import DirectRoute
 from bench.bare import bare_app
 from testing.issuer import TestIssuer
 from testing.servers import LiveServer
@@ -31,10 +35,12 @@ DEFAULT_ROUNDS = 5
 PATHS = ("/api/public", "/api/private")
 
 
-def _scope(path: str, token: str | None) -> dict[str, Any]:
+def _scope(path: str, token: str | None, origin: str | None) -> dict[str, Any]:
     headers = [(b"host", b"127.0.0.1:3001"), (b"user-agent", b"wrk"), (b"accept", b"*/*")]
     if token is not None:
         headers.append((b"authorization", f"Bearer {token}".encode()))
+    if origin is not None:
+        headers.append((b"origin", origin.encode()))
     return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -52,7 +58,20 @@ def _scope(path: str, token: str | None) -> dict[str, Any]:
     }
 
 
-async def _per_request_us(app: ASGIApp, path: str, token: str | None, requests: int) -> float:
+@dataclass(frozen=True)
+class Variant:
+    """One row's app, and how it is called: with an `Origin` header, with the access line."""
+
+    label: str
+    build: Callable[[], FastAPI]
+    origin: str | None = None
+    access_line: bool = True
+    paths: tuple[str, ...] = PATHS
+
+
+async def _per_request_us(
+    app: ASGIApp, path: str, token: str | None, origin: str | None, requests: int
+) -> float:
     statuses: list[int] = []
 
     async def receive() -> Message:
@@ -63,48 +82,59 @@ async def _per_request_us(app: ASGIApp, path: str, token: str | None, requests: 
             statuses.append(message["status"])
 
     for _ in range(100):  # warm-up: caches filled, code paths taken once
-        await app(_scope(path, token), receive, send)
+        await app(_scope(path, token, origin), receive, send)
     statuses.clear()
     started = time.process_time()
     for _ in range(requests):
-        await app(_scope(path, token), receive, send)
+        await app(_scope(path, token, origin), receive, send)
     elapsed = time.process_time() - started
     if set(statuses) != {200}:
         raise RuntimeError(f"{path} answered {sorted(set(statuses))}, not 200")
     return elapsed / requests * 1e6
 
 
-def _without(app: FastAPI, *names: str) -> FastAPI:
-    app.user_middleware = [m for m in app.user_middleware if _name(m.cls) not in names]
+def _without_middleware(app: FastAPI) -> FastAPI:
+    app.user_middleware = []
     return app
 
 
-def _without_one(settings: Settings, name: str) -> FastAPI:
-    return _without(create_app(settings), name)
+def _with_fastapi_handler(app: FastAPI) -> FastAPI:
+    """The routes served by FastAPI's own request handler instead of `DirectRoute`'s."""
+    for route in app.routes:
+        if isinstance(route, DirectRoute):
+            route.app = route.fastapi_app
+    return app
 
 
-def _name(cls: Any) -> str:
-    return str(getattr(cls, "__name__", cls))
+def variants(settings: Settings) -> list[Variant]:
+    def build() -> FastAPI:
+        return create_app(settings)
+
+    return [
+        Variant("full app", build),
+        Variant("full app, access line off", build, access_line=False),
+        Variant("full app, CORS request (Origin)", build, origin=settings.cors_allowed_origins[0]),
+        Variant("full app, FastAPI's route handler", lambda: _with_fastapi_handler(build())),
+        Variant("no middleware (no ApiEdge)", lambda: _without_middleware(build())),
+        Variant("bare FastAPI", bare_app, paths=PATHS[:1]),
+    ]
 
 
 async def measure(
     settings: Settings, token: str, requests: int, rounds: int
 ) -> list[tuple[str, float]]:
-    names = [_name(m.cls) for m in create_app(settings).user_middleware]
-    variants: list[tuple[str, Callable[[], FastAPI]]] = [("full app", lambda: create_app(settings))]
-    for name in names:
-        variants.append((f"without {name}", partial(_without_one, settings, name)))
-    variants.append(("no middleware", lambda: _without(create_app(settings), *names)))
-    variants.append(("bare FastAPI", bare_app))
+    access = logging.getLogger("api.access")
     best: dict[str, float] = {}
     for _ in range(rounds):  # alternating, keeping each row's best: noise only ever adds
-        for label, build in variants:
-            app = build()
+        for variant in variants(settings):
+            app = variant.build()
+            access.setLevel(logging.INFO if variant.access_line else logging.WARNING)
             async with app.router.lifespan_context(app):
-                for path in PATHS[:1] if label == "bare FastAPI" else PATHS:
-                    us = await _per_request_us(app, path, token, requests)
-                    key = f"{path:<13} {label}"
+                for path in variant.paths:
+                    us = await _per_request_us(app, path, token, variant.origin, requests)
+                    key = f"{path:<13} {variant.label}"
                     best[key] = min(us, best.get(key, us))
+    access.setLevel(logging.INFO)
     return list(best.items())
 
 
