@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.telemetry import TelemetryConfig
 
 from api.bearer import request_scheme
 from api.config import DPOP_ALGORITHMS, Settings, SettingsError, get_settings
@@ -28,6 +29,8 @@ from api.routes import add_routes
 from api.verify import TokenVerifier
 
 logger = logging.getLogger("api")
+# FastAPI's native OpenTelemetry off, unless API_TELEMETRY asks for it (api/config.py).
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -60,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Auth0 sample API",
         description="Validates Auth0 access tokens (RS256) like express-oauth2-jwt-bearer.",
         lifespan=lifespan,
+        telemetry=None if settings.api_telemetry else NO_TELEMETRY,
     )
     app.state.settings = settings
     app.state.dpop = _dpop_policy(settings)

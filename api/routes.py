@@ -86,3 +86,6 @@ def add_routes(router: APIRouter) -> None:
         for method in ("GET", "POST"):
             operation_id = f"{endpoint.__name__}_{method.lower()}"
             add(path, endpoint, methods=[method], responses=responses, operation_id=operation_id)
+    # Matched first: every request but a docs page's is for one of them (a stable sort
+    # keeps their order, and the docs routes', among themselves).
+    router.routes.sort(key=lambda route: not isinstance(route, DirectRoute))
