@@ -22,6 +22,7 @@ from api.config import DPOP_ALGORITHMS, Settings, SettingsError, get_settings
 from api.dpop import DpopPolicy
 from api.errors import AuthError, IssuerUnavailable
 from api.jwks import JwksCache
+from api.logs import configure_logging
 from api.middleware import ApiEdge
 from api.proof import ProofVerifier
 from api.replay import ReplayCache
@@ -102,7 +103,7 @@ def __getattr__(name: str) -> Any:
     """Build `app` on first access; bad settings end the process with one clear sentence."""
     if name != "app":
         raise AttributeError(name)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging()
     try:
         application = create_app()
     except SettingsError as exc:

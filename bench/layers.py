@@ -7,7 +7,9 @@ access line off; a CORS request (an allowed `Origin`, so Starlette's CORS middle
 runs); the routes served by FastAPI's own request handler instead of `DirectRoute`'s;
 no middleware (no `ApiEdge`, the API's one layer); and a bare FastAPI endpoint.
 Differences between rows are what a layer costs; uvicorn's own share is not here (it is
-the same for every row).
+the same for every row).  Logging is configured as the API's entry point does it
+(api/logs.py, to /dev/null), and each request gets its own event-loop iteration, as
+under uvicorn.
 """
 
 from __future__ import annotations
@@ -15,15 +17,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import uvloop
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message
 
 from api.config import Settings
+from api.logs import configure_logging
 from api.main import create_app
 from api.routing import DirectRoute
 from bench.bare import bare_app
@@ -87,6 +92,7 @@ async def _per_request_us(
     started = time.process_time()
     for _ in range(requests):
         await app(_scope(path, token, origin), receive, send)
+        await asyncio.sleep(0)  # one loop iteration per request, as under uvicorn
     elapsed = time.process_time() - started
     if set(statuses) != {200}:
         raise RuntimeError(f"{path} answered {sorted(set(statuses))}, not 200")
@@ -143,15 +149,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=DEFAULT_REQUESTS)
     parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("api").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    access = logging.getLogger("api.access")
-    access.setLevel(logging.INFO)
-    access.propagate = False
-    handler = logging.FileHandler("/dev/null")
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    access.addHandler(handler)
+    # As the API's entry point configures it (api/logs.py), writing to /dev/null.
+    configure_logging(open(os.devnull, "w"))  # noqa: SIM115 - for the process's lifetime
     issuer = TestIssuer()
     with LiveServer(issuer.app) as server:
         issuer.serve_at(server.url)
@@ -159,7 +158,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             _env_file=None, auth0_issuer_base_url=issuer.url, auth0_audience=issuer.audience
         )
         token = issuer.token()
-        rows = asyncio.run(measure(settings, token, args.requests, args.rounds))
+        # uvloop, as uvicorn runs the API (its `loop="auto"` picks uvloop when installed).
+        rows = uvloop.run(measure(settings, token, args.requests, args.rounds))
     print(f"µs of CPU per request, in process, best of {args.rounds} x {args.requests} requests")
     for label, us in rows:
         print(f"{label:<50} {us:7.1f}")
