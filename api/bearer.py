@@ -71,6 +71,8 @@ def _from_header(value: str | None, schemes: tuple[str, ...]) -> Credentials | N
 
 
 def _from_query(request: Request) -> Credentials | None:
+    if not request.scope["query_string"]:
+        return None  # most requests: no query string to parse
     values = request.query_params.getlist(TOKEN_FIELD)
     if len(values) > 1:
         raise InvalidRequest("More than one method used for authentication")

@@ -21,6 +21,7 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,6 +42,9 @@ PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 # RFC 7638 §3.2: the members a thumbprint hashes, per key type.
 THUMBPRINT_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n")}
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# URLs whose normalized form is kept: a client sends the same few, each at most
+# MAX_PROOF_LENGTH characters, so this bounds the cache at a few MB.
+NORMALIZED_URLS = 256
 MAX_CACHED_KEYS = 1_024  # client keys whose parsed form is kept (one per client, typically)
 # Three base64url segments, nothing else (no padding, no whitespace: RFC 7515 §7.1).
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
@@ -230,6 +234,7 @@ def _b64url_decode(segment: str) -> bytes:
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
+@lru_cache(maxsize=NORMALIZED_URLS)
 def normalize_url(
     url: str, error: type[InvalidDpopProof] | type[InvalidRequest] = InvalidRequest
 ) -> str:

@@ -53,9 +53,11 @@ class DirectRoute(APIRoute):
             if overrides is not None and getattr(overrides, "dependency_overrides", None):
                 await fallback(scope, receive, send)  # a test replaced a dependency
                 return
-            request = Request(scope, receive, send)
-            arguments = {name: await dependency(request) for name, dependency in plan}
-            response = await endpoint(**arguments)
+            if plan:
+                request = Request(scope, receive, send)
+                response = await endpoint(**{name: await call(request) for name, call in plan})
+            else:
+                response = await endpoint()
             await response(scope, receive, send)
 
         return app

@@ -2,8 +2,9 @@
 
 Calls the API's ASGI app directly (no server, no sockets) with `GET /api/public` and
 `GET /api/private` (one valid token, so the verified-token cache answers after the first
-call) and prints microseconds of CPU per request for: the full app; the same with the
-access line off; a CORS request (an allowed `Origin`, so Starlette's CORS middleware
+call) and prints microseconds of CPU per request for: the full app; `/api/private` with
+a DPoP-bound token and a new ES256 proof each request; the full app with the access line
+off; a CORS request (an allowed `Origin`, so Starlette's CORS middleware
 runs); the routes served by FastAPI's own request handler instead of `DirectRoute`'s;
 no middleware (no `ApiEdge`, the API's one layer); and a bare FastAPI endpoint.
 Differences between rows are what a layer costs; uvicorn's own share is not here (it is
@@ -21,6 +22,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import uvloop
@@ -32,20 +34,24 @@ from api.logs import configure_logging
 from api.main import create_app
 from api.routing import DirectRoute
 from bench.bare import bare_app
+from testing.dpop import DpopKey
 from testing.issuer import TestIssuer
 from testing.servers import LiveServer
 
 DEFAULT_REQUESTS = 5_000
 DEFAULT_ROUNDS = 5
+WARMUP_REQUESTS = 100
 PATHS = ("/api/public", "/api/private")
+HOST = "127.0.0.1:3001"
 
 
-def _scope(path: str, token: str | None, origin: str | None) -> dict[str, Any]:
-    headers = [(b"host", b"127.0.0.1:3001"), (b"user-agent", b"wrk"), (b"accept", b"*/*")]
-    if token is not None:
-        headers.append((b"authorization", f"Bearer {token}".encode()))
-    if origin is not None:
-        headers.append((b"origin", origin.encode()))
+Headers = list[tuple[bytes, bytes]]
+# path -> one request's headers beyond BASE_HEADERS (made anew for every request)
+HeaderMaker = Callable[[str], Headers]
+BASE_HEADERS: Headers = [(b"host", HOST.encode()), (b"user-agent", b"wrk"), (b"accept", b"*/*")]
+
+
+def _scope(path: str, headers: Headers) -> dict[str, Any]:
     return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -56,7 +62,7 @@ def _scope(path: str, token: str | None, origin: str | None) -> dict[str, Any]:
         "raw_path": path.encode(),
         "root_path": "",
         "query_string": b"",
-        "headers": headers,
+        "headers": [*BASE_HEADERS, *headers],
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 3001),
         "state": {},
@@ -65,18 +71,16 @@ def _scope(path: str, token: str | None, origin: str | None) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Variant:
-    """One row's app, and how it is called: with an `Origin` header, with the access line."""
+    """One row's app, and its requests: their headers, with or without the access line."""
 
     label: str
     build: Callable[[], FastAPI]
-    origin: str | None = None
+    headers: HeaderMaker
     access_line: bool = True
     paths: tuple[str, ...] = PATHS
 
 
-async def _per_request_us(
-    app: ASGIApp, path: str, token: str | None, origin: str | None, requests: int
-) -> float:
+async def _per_request_us(app: ASGIApp, path: str, headers: HeaderMaker, requests: int) -> float:
     statuses: list[int] = []
 
     async def receive() -> Message:
@@ -86,12 +90,13 @@ async def _per_request_us(
         if message["type"] == "http.response.start":
             statuses.append(message["status"])
 
-    for _ in range(100):  # warm-up: caches filled, code paths taken once
-        await app(_scope(path, token, origin), receive, send)
+    for _ in range(WARMUP_REQUESTS):  # caches filled, code paths taken once
+        await app(_scope(path, headers(path)), receive, send)
     statuses.clear()
+    scopes = [_scope(path, headers(path)) for _ in range(requests)]  # made before timing
     started = time.process_time()
-    for _ in range(requests):
-        await app(_scope(path, token, origin), receive, send)
+    for scope in scopes:
+        await app(scope, receive, send)
         await asyncio.sleep(0)  # one loop iteration per request, as under uvicorn
     elapsed = time.process_time() - started
     if set(statuses) != {200}:
@@ -112,36 +117,67 @@ def _with_fastapi_handler(app: FastAPI) -> FastAPI:
     return app
 
 
-def variants(settings: Settings) -> list[Variant]:
+def _fastapi_handler(build: Callable[[], FastAPI]) -> FastAPI:
+    return _with_fastapi_handler(build())
+
+
+def _no_middleware(build: Callable[[], FastAPI]) -> FastAPI:
+    return _without_middleware(build())
+
+
+def _bearer(token: str) -> HeaderMaker:
+    return lambda path: [(b"authorization", f"Bearer {token}".encode())]
+
+
+def _dpop(issuer: TestIssuer) -> HeaderMaker:
+    """A DPoP-bound token with a new proof for every request (a proof is accepted once)."""
+    key = DpopKey.generate()
+    token = issuer.token(cnf={"jkt": key.thumbprint})
+
+    def headers(path: str) -> Headers:
+        proof = key.proof("GET", f"http://{HOST}{path}", token)
+        return [(b"authorization", f"DPoP {token}".encode()), (b"dpop", proof.encode())]
+
+    return headers
+
+
+def variants(settings: Settings, issuer: TestIssuer) -> list[Variant]:
     def build() -> FastAPI:
         return create_app(settings)
 
+    bearer = _bearer(issuer.token())
+    origin = settings.cors_allowed_origins[0].encode()
+
+    def from_origin(path: str) -> Headers:
+        return [*bearer(path), (b"origin", origin)]
+
     return [
-        Variant("full app", build),
-        Variant("full app, access line off", build, access_line=False),
-        Variant("full app, CORS request (Origin)", build, origin=settings.cors_allowed_origins[0]),
-        Variant("full app, FastAPI's route handler", lambda: _with_fastapi_handler(build())),
-        Variant("no middleware (no ApiEdge)", lambda: _without_middleware(build())),
-        Variant("bare FastAPI", bare_app, paths=PATHS[:1]),
+        Variant("full app", build, bearer),
+        Variant("full app, DPoP (a new proof each)", build, _dpop(issuer), paths=PATHS[1:]),
+        Variant("full app, access line off", build, bearer, access_line=False),
+        Variant("full app, CORS request (Origin)", build, from_origin),
+        Variant("full app, FastAPI's route handler", partial(_fastapi_handler, build), bearer),
+        Variant("no middleware (no ApiEdge)", partial(_no_middleware, build), bearer),
+        Variant("bare FastAPI", bare_app, bearer, paths=PATHS[:1]),
     ]
 
 
 async def measure(
-    settings: Settings, token: str, requests: int, rounds: int
+    settings: Settings, issuer: TestIssuer, requests: int, rounds: int
 ) -> list[tuple[str, float]]:
     access = logging.getLogger("api.access")
     best: dict[str, float] = {}
     for _ in range(rounds):  # alternating, keeping each row's best: noise only ever adds
-        for variant in variants(settings):
+        for variant in variants(settings, issuer):
             app = variant.build()
             access.setLevel(logging.INFO if variant.access_line else logging.WARNING)
             async with app.router.lifespan_context(app):
                 for path in variant.paths:
-                    us = await _per_request_us(app, path, token, variant.origin, requests)
+                    us = await _per_request_us(app, path, variant.headers, requests)
                     key = f"{path:<13} {variant.label}"
                     best[key] = min(us, best.get(key, us))
     access.setLevel(logging.INFO)
-    return list(best.items())
+    return sorted(best.items(), key=lambda row: row[0][:13], reverse=True)  # by path
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -157,9 +193,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings = Settings(
             _env_file=None, auth0_issuer_base_url=issuer.url, auth0_audience=issuer.audience
         )
-        token = issuer.token()
         # uvloop, as uvicorn runs the API (its `loop="auto"` picks uvloop when installed).
-        rows = uvloop.run(measure(settings, token, args.requests, args.rounds))
+        rows = uvloop.run(measure(settings, issuer, args.requests, args.rounds))
     print(f"µs of CPU per request, in process, best of {args.rounds} x {args.requests} requests")
     for label, us in rows:
         print(f"{label:<50} {us:7.1f}")
