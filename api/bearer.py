@@ -80,7 +80,10 @@ def _from_query(request: Request) -> Credentials | None:
 
 
 async def _from_form(request: Request) -> Credentials | None:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    # getlist, not get: Headers.get is Mapping's, which raises and catches a KeyError
+    # for a missing header, and most requests (every GET) have no Content-Type.
+    content_types = request.headers.getlist("content-type")
+    content_type = content_types[0].split(";")[0].strip().lower() if content_types else ""
     if content_type != FORM_CONTENT_TYPE:
         return None
     length = request.headers.get("content-length")

@@ -11,9 +11,9 @@ Everything else is FastAPI's: the route's OpenAPI operation (built from the same
 `dependant`; tests/api/test_routing.py compares `/openapi.json` with a snapshot taken with
 the stock class), matching, 405s, and errors, which propagate to the app's exception
 handlers exactly as from FastAPI's own handler.  An endpoint that needs anything more (a
-query or body parameter, another dependency, a return value to serialize), or an app with
-`dependency_overrides`, gets FastAPI's own handler: the shortcut never changes what a
-route means.
+query or body parameter, another dependency, a return value to serialize, a route-level
+`max_body_size`), or an app with `dependency_overrides`, gets FastAPI's own handler: the
+shortcut never changes what a route means.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class DirectRoute(APIRoute):
         super().__init__(path, endpoint, **kwargs)
         self.fastapi_app: ASGIApp = self.app  # FastAPI's own handler, the fallback
         plan = direct_plan(self.dependant, endpoint)
-        if plan is not None:
+        if plan is not None and self.max_body_size is None:  # a body limit is FastAPI's
             self.app = self._direct_app(endpoint, plan)
 
     def _direct_app(self, endpoint: Endpoint, plan: Plan) -> ASGIApp:

@@ -37,9 +37,14 @@ def test_every_api_route_is_served_directly(issuer: TestIssuer) -> None:
         assert route.app is not route.fastapi_app, route.path
 
 
-def _app_with(route_path: str, endpoint: object) -> FastAPI:
+def _app_with(route_path: str, endpoint: object, **options: object) -> FastAPI:
     app = FastAPI()
-    app.router.add_api_route(route_path, endpoint, route_class_override=DirectRoute)  # type: ignore[arg-type]
+    app.router.add_api_route(
+        route_path,
+        endpoint,  # type: ignore[arg-type]
+        route_class_override=DirectRoute,
+        **options,  # type: ignore[arg-type]
+    )
     return app
 
 
@@ -47,6 +52,15 @@ async def _get(app: FastAPI, url: str, **kwargs: object) -> httpx.Response:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         return await client.get(url, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_a_route_body_limit_gets_fastapis_handler() -> None:
+    async def plain() -> Response:
+        return Response("ok")
+
+    app = _app_with("/plain", plain, max_body_size=10)
+    (route,) = [route for route in app.routes if isinstance(route, DirectRoute)]
+    assert route.app is route.fastapi_app
 
 
 @pytest.mark.parametrize("reason", ["query parameter", "serialized return value"])
