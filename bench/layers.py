@@ -6,7 +6,11 @@ call) and prints microseconds of CPU per request for: the full app; `/api/privat
 a DPoP-bound token and a new ES256 proof each request; the full app with the access line
 off; a CORS request (an allowed `Origin`, so Starlette's CORS middleware
 runs); the routes served by FastAPI's own request handler instead of `DirectRoute`'s;
-no middleware (no `ApiEdge`, the API's one layer); and a bare FastAPI endpoint.
+no middleware (no `ApiEdge`, the API's one layer); a bare FastAPI endpoint; and the full
+app and the bare endpoint served by uvicorn's protocol as `python -m serving` runs it
+(`BoundedHttpToolsProtocol` on one kept-alive connection whose transport only notes what
+is written): request parsing, scope, task and response head included, sockets and kernel
+not.
 Differences between rows are what a layer costs; uvicorn's own share is not here (it is
 the same for every row).  Logging is configured as the API's entry point does it
 (api/logs.py, to /dev/null), and each request gets its own event-loop iteration, as
@@ -28,12 +32,15 @@ from typing import Any
 import uvloop
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message
+from uvicorn.config import Config
+from uvicorn.server import ServerState
 
 from api.config import Settings
 from api.logs import configure_logging
 from api.main import create_app
 from api.routing import DirectRoute
 from bench.bare import bare_app
+from serving.protocol import BoundedHttpToolsProtocol
 from testing.dpop import DpopKey
 from testing.issuer import TestIssuer
 from testing.servers import LiveServer
@@ -78,6 +85,68 @@ class Variant:
     headers: HeaderMaker
     access_line: bool = True
     paths: tuple[str, ...] = PATHS
+    served: bool = False  # through uvicorn's protocol, as `python -m serving` runs it
+
+
+class _Transport(asyncio.Transport):
+    """A connection that is never slow and only notes the statuses written to it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.statuses: set[bytes] = set()
+        self.closed = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if bytes(data[:9]) == b"HTTP/1.1 ":
+            self.statuses.add(bytes(data[9:12]))
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"sockname": ("127.0.0.1", 3001), "peername": ("127.0.0.1", 50000)}.get(name)
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+async def _served_us(app: ASGIApp, path: str, headers: HeaderMaker, requests: int) -> float:
+    """Per request through `BoundedHttpToolsProtocol` on one kept-alive connection: the
+    request's bytes parsed, the app called, the response's head and body written; only
+    the sockets and the kernel are left out."""
+    config = Config(app=app, lifespan="off", access_log=False, log_level="warning")
+    config.load()  # as uvicorn.run does: the proxy-headers middleware around the app
+    protocol = BoundedHttpToolsProtocol(config=config, server_state=ServerState(), app_state={})
+    transport = _Transport()
+    protocol.connection_made(transport)
+
+    def raw(path: str) -> bytes:
+        lines = [b"GET " + path.encode() + b" HTTP/1.1"]
+        lines += [name + b": " + value for name, value in [*BASE_HEADERS, *headers(path)]]
+        return b"\r\n".join(lines) + b"\r\n\r\n"
+
+    async def serve(request: bytes) -> None:
+        protocol.data_received(request)
+        for task in list(protocol.tasks):  # the request's ASGI task, started by uvicorn
+            await task
+
+    for _ in range(WARMUP_REQUESTS):
+        await serve(raw(path))
+    payloads = [raw(path) for _ in range(requests)]
+    started = time.process_time()
+    for request in payloads:
+        await serve(request)
+    elapsed = time.process_time() - started
+    if transport.closed or transport.statuses != {b"200"}:
+        raise RuntimeError(f"{path}: answered {sorted(transport.statuses)}, not 200")
+    protocol.connection_lost(None)
+    return elapsed / requests * 1e6
 
 
 async def _per_request_us(app: ASGIApp, path: str, headers: HeaderMaker, requests: int) -> float:
@@ -159,6 +228,8 @@ def variants(settings: Settings, issuer: TestIssuer) -> list[Variant]:
         Variant("full app, FastAPI's route handler", partial(_fastapi_handler, build), bearer),
         Variant("no middleware (no ApiEdge)", partial(_no_middleware, build), bearer),
         Variant("bare FastAPI", bare_app, bearer, paths=PATHS[:1]),
+        Variant("served by uvicorn: full app", build, bearer, served=True),
+        Variant("served by uvicorn: bare FastAPI", bare_app, bearer, paths=PATHS[:1], served=True),
     ]
 
 
@@ -173,7 +244,8 @@ async def measure(
             access.setLevel(logging.INFO if variant.access_line else logging.WARNING)
             async with app.router.lifespan_context(app):
                 for path in variant.paths:
-                    us = await _per_request_us(app, path, variant.headers, requests)
+                    run = _served_us if variant.served else _per_request_us
+                    us = await run(app, path, variant.headers, requests)
                     key = f"{path:<13} {variant.label}"
                     best[key] = min(us, best.get(key, us))
     access.setLevel(logging.INFO)
