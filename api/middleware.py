@@ -87,12 +87,12 @@ class ApiEdge:
             (name, DOCS_CSP if name == b"content-security-policy" else value)
             for name, value in SECURITY_HEADERS
         ]
-        # Added to an answer, by (is it a docs page, did the request send Origin).
+        # Added to an answer, by (is it a docs page, does it get `Vary: Origin` from here).
         self._extra = {
-            (False, False): [VARY_ORIGIN, *SECURITY_HEADERS],
-            (False, True): SECURITY_HEADERS,
-            (True, False): [VARY_ORIGIN, *docs],
-            (True, True): docs,
+            (False, True): [VARY_ORIGIN, *SECURITY_HEADERS],
+            (False, False): SECURITY_HEADERS,
+            (True, True): [VARY_ORIGIN, *docs],
+            (True, False): docs,
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -105,7 +105,10 @@ class ApiEdge:
         for name, value in scope["headers"]:  # one pass: the head's size and its Origin
             head += len(name) + len(value) + HEADER_LINE_OVERHEAD
             cross_origin = cross_origin or name == b"origin"
-        extra = self._extra[scope["path"] in DOCS_PATHS, cross_origin]
+        too_large = head > MAX_HEADER_BYTES
+        # Vary: Origin where Starlette's CORSMiddleware would add it: not on a 431, which
+        # never reaches CORS, nor on a cross-origin request, which CORS itself answers.
+        extra = self._extra[scope["path"] in DOCS_PATHS, not (too_large or cross_origin)]
         status = 500  # if the app raises before answering
 
         async def send_with_headers(message: Message) -> None:
@@ -116,7 +119,7 @@ class ApiEdge:
             await send(message)
 
         try:
-            if head > MAX_HEADER_BYTES:
+            if too_large:
                 await send_too_large(send_with_headers)
             else:
                 await (self.cors if cross_origin else self.app)(scope, receive, send_with_headers)
