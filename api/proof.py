@@ -48,6 +48,9 @@ NORMALIZED_URLS = 256
 MAX_CACHED_KEYS = 1_024  # client keys whose parsed form is kept (one per client, typically)
 # Three base64url segments, nothing else (no padding, no whitespace: RFC 7515 §7.1).
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+# What decoding a segment can raise: binascii.Error, UnicodeDecodeError and JSON errors
+# are ValueErrors; JSON nested a few thousand levels deep exhausts the recursion limit.
+_UNPARSABLE = (ValueError, RecursionError)
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 _UNRESERVED = re.compile(r"[A-Za-z0-9._~-]")
 _HOST = re.compile(r"^(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])$")
@@ -98,7 +101,7 @@ class ProofVerifier:
         header_part, payload_part, signature_part = proof.split(".")
         try:
             header = json.loads(_b64url_decode(header_part))
-        except ValueError as exc:  # binascii.Error, UnicodeDecodeError and JSON errors
+        except _UNPARSABLE as exc:
             raise InvalidDpopProof("The DPoP proof is malformed") from exc
         alg, jwk = self._check_header(header)
         key, jkt = self._keys.get(jwk, alg)
@@ -106,7 +109,7 @@ class ProofVerifier:
         try:
             valid = key.verify(signing_input, _b64url_decode(signature_part))
             payload = json.loads(_b64url_decode(payload_part)) if valid else None
-        except ValueError as exc:
+        except _UNPARSABLE as exc:
             raise InvalidDpopProof("The DPoP proof's signature is invalid") from exc
         if not valid:
             raise InvalidDpopProof("The DPoP proof's signature is invalid")

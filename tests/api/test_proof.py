@@ -4,6 +4,7 @@ the parsed-key cache and the compact serialization."""
 from __future__ import annotations
 
 import pytest
+from jose import jws
 
 from api.config import DPOP_ALGORITHMS
 from api.errors import InvalidDpopProof, InvalidRequest
@@ -148,3 +149,17 @@ def test_a_proof_outside_compact_base64url_is_malformed(change: str) -> None:
         _verifier().verify(
             f"{header}.{payload}.{signature}", method="GET", url=URL, token="t", jkt="x"
         )
+
+
+@pytest.mark.parametrize("part", ["header", "payload"])
+def test_json_nested_too_deep_is_a_400_not_a_crash(part: str) -> None:
+    """A few thousand `[` fit in a proof and exhaust the JSON parser's recursion limit."""
+    key = DpopKey.generate()
+    nested = "[" * 4_000
+    if part == "header":
+        proof = f"{b64url(nested.encode())}.{b64url(b'{}')}.{b64url(b'x')}"
+    else:
+        headers = {"typ": "dpop+jwt", "jwk": key.public_jwk}
+        proof = jws.sign(nested.encode(), key.signer, headers=headers, algorithm="ES256")
+    with pytest.raises(InvalidDpopProof):
+        _verifier().verify(proof, method="GET", url=URL, token="t", jkt=key.thumbprint)
