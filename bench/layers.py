@@ -1,20 +1,18 @@
 """What each layer of the API costs per request, in process: `uv run python -m bench.layers`.
 
-Calls the API's ASGI app directly (no server, no sockets) with `GET /api/public` and
-`GET /api/private` (one valid token, so the verified-token cache answers after the first
+Calls the API's ASGI app directly (no sockets) with `GET /api/public` and `GET
+/api/private` (one valid token, so the verified-token cache answers after the first
 call) and prints microseconds of CPU per request for: the full app; `/api/private` with
 a DPoP-bound token and a new ES256 proof each request; the full app with the access line
-off; a CORS request (an allowed `Origin`, so Starlette's CORS middleware
-runs); the routes served by FastAPI's own request handler instead of `DirectRoute`'s;
-no middleware (no `ApiEdge`, the API's one layer); a bare FastAPI endpoint; and the full
-app and the bare endpoint served by uvicorn's protocol as `python -m serving` runs it
+off; a CORS request (an allowed `Origin`, so Starlette's CORS middleware runs); the
+routes served by FastAPI's own request handler instead of `DirectRoute`'s; no middleware
+(no `ApiEdge`, the API's one layer); a bare FastAPI endpoint; and the full app and the
+bare endpoint served by uvicorn's protocol as `python -m serving` runs it
 (`BoundedHttpToolsProtocol` on one kept-alive connection whose transport only notes what
-is written): request parsing, scope, task and response head included, sockets and kernel
-not.
-Differences between rows are what a layer costs; uvicorn's own share is not here (it is
-the same for every row).  Logging is configured as the API's entry point does it
-(api/logs.py, to /dev/null), and each request gets its own event-loop iteration, as
-under uvicorn.
+is written: request parsing, scope, task and response head included; sockets and kernel
+not).  Differences between rows are what a layer costs.  Logging is configured as the
+API's entry point does it (api/logs.py, to /dev/null), and each request gets its own
+event-loop iteration, as under uvicorn.
 """
 
 from __future__ import annotations
@@ -101,7 +99,8 @@ class _Transport(asyncio.Transport):
             self.statuses.add(bytes(data[9:12]))
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"sockname": ("127.0.0.1", 3001), "peername": ("127.0.0.1", 50000)}.get(name)
+        addresses = {"sockname": ("127.0.0.1", 3001), "peername": ("127.0.0.1", 50000)}
+        return addresses.get(name, default)
 
     def is_closing(self) -> bool:
         return self.closed

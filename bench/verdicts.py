@@ -14,7 +14,7 @@ SHORTFALL_NOTES = {
     "api": (
         "API below 1.5x Express: a repeated token is a dictionary lookup (api/verify.py caches "
         "verified tokens until exp) and the routes skip FastAPI's dependency resolution "
-        "(api/routing.py), so the API's own CPU is about 35-45 us a request (bench.layers); "
+        "(api/routing.py), so the API's own CPU is about 35-50 us a request (bench.layers); "
         "the rest is uvicorn and the kernel, which include writing our 17 response headers "
         "(~0.5 us each in uvicorn's checks) and parsing an 800-byte Authorization header.  "
         "What is left in process: Starlette/FastAPI's middleware stack and routing, then "
