@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_entry_point_writes_every_access_line() -> None:
+def test_the_entry_point_writes_every_access_line(tmp_path: Path) -> None:
     """`api.main:app` as uvicorn imports it: each line reaches stderr, in the full format."""
     script = (
         "import asyncio, httpx, api.main\n"
@@ -23,12 +23,13 @@ def test_the_entry_point_writes_every_access_line() -> None:
     )
     env = {
         **os.environ,
+        "PYTHONPATH": str(ROOT),
         "AUTH0_ISSUER_BASE_URL": "http://127.0.0.1:9/",
         "AUTH0_AUDIENCE": "https://quickstarts/api",
     }
     result = subprocess.run(
         [sys.executable, "-c", script],
-        cwd=ROOT,
+        cwd=tmp_path,  # no .env here
         env=env,
         capture_output=True,
         text=True,
