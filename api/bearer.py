@@ -11,7 +11,6 @@ contains is for the JWT parser to judge, and the DPoP proof for `api.dpop`.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -22,7 +21,6 @@ from api.errors import InvalidRequest, TokenMissing
 TOKEN_FIELD = "access_token"  # noqa: S105 - a field name
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 MAX_FORM_BYTES = 64 * 1024  # a form body carrying a token is small; larger ones are not read
-_WHITESPACE = re.compile(r"\s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +63,22 @@ def _from_header(value: str | None, schemes: tuple[str, ...]) -> Credentials | N
     if not value:
         return None
     scheme, _, token = value.partition(" ")
-    if scheme.lower() not in schemes or not token or _WHITESPACE.search(token):
+    if scheme.lower() not in schemes or not _one_word(token):
         raise InvalidRequest("The Authorization header is malformed; use 'Bearer <token>'")
     return Credentials(token, scheme.lower())
 
 
+def _one_word(token: str) -> bool:
+    """True for a non-empty token without whitespace (what `\\s` matches: `str.isspace`).
+
+    `str.split` finds it in C; a regular expression walks an 800-character token at
+    about 4 µs, on every request."""
+    return token.split() == [token]
+
+
 def _from_query(request: Request) -> Credentials | None:
+    if not request.scope["query_string"]:
+        return None  # most requests: no query string to parse
     values = request.query_params.getlist(TOKEN_FIELD)
     if len(values) > 1:
         raise InvalidRequest("More than one method used for authentication")
@@ -78,7 +86,10 @@ def _from_query(request: Request) -> Credentials | None:
 
 
 async def _from_form(request: Request) -> Credentials | None:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    # getlist, not get: Headers.get is Mapping's, which raises and catches a KeyError
+    # for a missing header, and most requests (every GET) have no Content-Type.
+    content_types = request.headers.getlist("content-type")
+    content_type = content_types[0].split(";")[0].strip().lower() if content_types else ""
     if content_type != FORM_CONTENT_TYPE:
         return None
     length = request.headers.get("content-length")

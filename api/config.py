@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     dpop_proof_max_age: int = Field(default=DPOP_PROOF_MAX_AGE, gt=0, le=3600)
     dpop_proof_leeway: int = Field(default=DPOP_PROOF_LEEWAY, ge=0, le=300)
     dpop_replay_cache_size: int = Field(default=DPOP_REPLAY_CACHE_SIZE, ge=100)
+    # FastAPI's OpenTelemetry spans, metrics and logs, for a process that configures an
+    # OpenTelemetry SDK.  Off by default: FastAPI looks for a configured provider on every
+    # request (three environment reads, ~5 µs), which the API has no use for otherwise.
+    api_telemetry: bool = False
 
     @field_validator("dpop_mode", mode="before")
     @classmethod

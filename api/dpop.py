@@ -84,8 +84,10 @@ def _confirmation(claims: dict[str, Any]) -> str:
 def request_url(request: Request) -> str:
     """The URL the client addressed (Host header and raw path), as `htu` must name it."""
     host = request.headers.get("host", "")
-    raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    scope = request.scope
+    raw_path: bytes = scope.get("raw_path") or request.url.path.encode()
     path = raw_path.decode("latin-1").split("?", 1)[0]
     if path.startswith("//"):
         raise InvalidRequest("The request URL is malformed")
-    return normalize_url(f"{request.url.scheme}://{host}{path}")
+    # The scheme as `request.url` would give it, without building that whole URL.
+    return normalize_url(f"{scope.get('scheme', 'http')}://{host}{path}")

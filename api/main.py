@@ -14,22 +14,24 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi.telemetry import TelemetryConfig
 
 from api.bearer import request_scheme
 from api.config import DPOP_ALGORITHMS, Settings, SettingsError, get_settings
 from api.dpop import DpopPolicy
 from api.errors import AuthError, IssuerUnavailable
-from api.header_limit import HeaderSizeLimitMiddleware
 from api.jwks import JwksCache
-from api.middleware import SecurityHeadersAndAccessLog
+from api.logs import configure_logging
+from api.middleware import ApiEdge
 from api.proof import ProofVerifier
 from api.replay import ReplayCache
-from api.routes import router
+from api.routes import add_routes
 from api.verify import TokenVerifier
 
 logger = logging.getLogger("api")
+# FastAPI's native OpenTelemetry off, unless API_TELEMETRY asks for it (api/config.py).
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -62,22 +64,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Auth0 sample API",
         description="Validates Auth0 access tokens (RS256) like express-oauth2-jwt-bearer.",
         lifespan=lifespan,
+        telemetry=None if settings.api_telemetry else NO_TELEMETRY,
     )
     app.state.settings = settings
     app.state.dpop = _dpop_policy(settings)
-    app.include_router(router)
+    add_routes(app.router)
     app.add_exception_handler(AuthError, _auth_error_response)  # type: ignore[arg-type]
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_allowed_origins,
-        allow_methods=["GET", "POST"],
-        allow_headers=["Authorization", "Content-Type", "DPoP"],
-        max_age=600,
-    )
-    # Before CORS and routing read a header; inside the log and security headers, so a
-    # 431 is logged and carries them too.
-    app.add_middleware(HeaderSizeLimitMiddleware)
-    app.add_middleware(SecurityHeadersAndAccessLog)
+    app.add_middleware(ApiEdge, allow_origins=settings.cors_allowed_origins)
     return app
 
 
@@ -110,7 +103,7 @@ def __getattr__(name: str) -> Any:
     """Build `app` on first access; bad settings end the process with one clear sentence."""
     if name != "app":
         raise AttributeError(name)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging()
     try:
         application = create_app()
     except SettingsError as exc:

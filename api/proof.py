@@ -19,12 +19,15 @@ import hashlib
 import json
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from jose import JWSError, jws
+from jose.backends.base import Key
 from jose.exceptions import JWKError
+from jose.jwk import construct as jwk_construct
 
 from api.errors import InvalidDpopProof, InvalidRequest, InvalidToken
 from api.replay import ReplayCache
@@ -39,6 +42,15 @@ PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 # RFC 7638 §3.2: the members a thumbprint hashes, per key type.
 THUMBPRINT_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n")}
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# URLs whose normalized form is kept: a client sends the same few, each at most
+# MAX_PROOF_LENGTH characters, so this bounds the cache at a few MB.
+NORMALIZED_URLS = 256
+MAX_CACHED_KEYS = 1_024  # client keys whose parsed form is kept (one per client, typically)
+# Three base64url segments, nothing else (no padding, no whitespace: RFC 7515 §7.1).
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+# What decoding a segment can raise: binascii.Error, UnicodeDecodeError and JSON errors
+# are ValueErrors; JSON nested a few thousand levels deep exhausts the recursion limit.
+_UNPARSABLE = (ValueError, RecursionError)
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 _UNRESERVED = re.compile(r"[A-Za-z0-9._~-]")
 _HOST = re.compile(r"^(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])$")
@@ -61,10 +73,11 @@ class ProofVerifier:
         self._leeway = leeway
         self._replay = replay
         self._clock = clock
+        self._keys = ProofKeys()
 
     def verify(self, proof: str, *, method: str, url: str, token: str, jkt: str) -> None:
         """Accept `proof` for this request and token bound to `jkt`, or raise."""
-        key, claims = self._signed_claims(proof)
+        key_thumbprint, claims = self._signed_claims(proof)
         self._check_iat(claims.get("iat"))
         _check_string(claims, "htm")
         if claims["htm"].upper() != method.upper():
@@ -76,29 +89,36 @@ class ProofVerifier:
         _check_string(claims, "ath")
         if claims["ath"] != b64url(hashlib.sha256(token.encode()).digest()):
             raise InvalidDpopProof("The DPoP proof is for another access token")
-        if thumbprint(key) != jkt:
+        if key_thumbprint != jkt:
             raise InvalidToken("The access token is bound to another key")
         if not self._replay.first_use(jkt, claims["jti"], claims["iat"]):
             raise InvalidDpopProof("The DPoP proof was already used")
 
-    def _signed_claims(self, proof: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        if len(proof) > MAX_PROOF_LENGTH or proof.count(".") != 2:
+    def _signed_claims(self, proof: str) -> tuple[str, dict[str, Any]]:
+        """The proof's key thumbprint and claims, once its header and signature pass."""
+        if len(proof) > MAX_PROOF_LENGTH or not _COMPACT_JWS.fullmatch(proof):
             raise InvalidDpopProof("The DPoP proof is malformed")
+        header_part, payload_part, signature_part = proof.split(".")
         try:
-            header = jws.get_unverified_header(proof)
-        except (JWSError, JWKError, TypeError, ValueError) as exc:
+            header = json.loads(_b64url_decode(header_part))
+        except _UNPARSABLE as exc:
             raise InvalidDpopProof("The DPoP proof is malformed") from exc
-        key = self._check_header(header)
+        alg, jwk = self._check_header(header)
+        key, jkt = self._keys.get(jwk, alg)
+        signing_input = f"{header_part}.{payload_part}".encode()
         try:
-            payload = json.loads(jws.verify(proof, key, algorithms=[header["alg"]]))
-        except (JWSError, JWKError, TypeError, ValueError) as exc:
+            valid = key.verify(signing_input, _b64url_decode(signature_part))
+            payload = json.loads(_b64url_decode(payload_part)) if valid else None
+        except _UNPARSABLE as exc:
             raise InvalidDpopProof("The DPoP proof's signature is invalid") from exc
+        if not valid:
+            raise InvalidDpopProof("The DPoP proof's signature is invalid")
         if not isinstance(payload, dict):
             raise InvalidDpopProof("The DPoP proof is malformed")
         self._check_lifetime(payload)
-        return key, payload
+        return jkt, payload
 
-    def _check_header(self, header: Any) -> dict[str, Any]:
+    def _check_header(self, header: Any) -> tuple[str, dict[str, Any]]:
         if not isinstance(header, dict) or "crit" in header:
             raise InvalidDpopProof("The DPoP proof's header is not allowed")
         typ = header.get("typ")
@@ -107,12 +127,10 @@ class ProofVerifier:
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self._algorithms:
             raise InvalidDpopProof("The DPoP proof's algorithm is not allowed")
-        key = header.get("jwk")
-        if not isinstance(key, dict) or PRIVATE_MEMBERS & key.keys():
+        jwk = header.get("jwk")
+        if not isinstance(jwk, dict) or PRIVATE_MEMBERS & jwk.keys():
             raise InvalidDpopProof("The DPoP proof must embed a public key")
-        if not _key_fits(key, alg):
-            raise InvalidDpopProof("The DPoP proof's key does not fit its algorithm")
-        return key
+        return alg, jwk
 
     def _check_iat(self, iat: Any) -> None:
         if not iat:
@@ -165,6 +183,44 @@ def _key_fits(key: dict[str, Any], alg: str) -> bool:
     )
 
 
+class ProofKeys:
+    """The verifying keys of recent proofs, by algorithm and key material (bounded, LRU).
+
+    A client signs every proof with the same key, so parsing its JWK, checking it and
+    building the key object (a point-on-curve check for EC) is done once per key, not once
+    per request.  A key is cached only after `_key_fits` passed, and found again only by
+    the very members it was built from, so a hit is the same key, checked the same way.
+    """
+
+    def __init__(self, max_keys: int = MAX_CACHED_KEYS) -> None:
+        self._max_keys = max_keys
+        self._keys: OrderedDict[tuple[str, ...], tuple[Key, str]] = OrderedDict()
+
+    def get(self, jwk: dict[str, Any], alg: str) -> tuple[Key, str]:
+        """python-jose's key for `jwk` under `alg`, and the key's RFC 7638 thumbprint."""
+        kty = jwk.get("kty")
+        members = THUMBPRINT_MEMBERS.get(kty) if isinstance(kty, str) else None
+        values = [value for name in members or () if isinstance(value := jwk.get(name), str)]
+        if not members or len(values) != len(members):
+            raise InvalidDpopProof("The DPoP proof's key does not fit its algorithm")
+        cache_key = (alg, *values)
+        cached = self._keys.get(cache_key)
+        if cached is not None:
+            self._keys.move_to_end(cache_key)
+            return cached
+        if not _key_fits(jwk, alg):
+            raise InvalidDpopProof("The DPoP proof's key does not fit its algorithm")
+        public = {name: jwk[name] for name in members}
+        try:
+            entry = (jwk_construct(public, alg), thumbprint(public))
+        except (JWKError, TypeError, ValueError) as exc:  # e.g. a point not on the curve
+            raise InvalidDpopProof("The DPoP proof's signature is invalid") from exc
+        self._keys[cache_key] = entry
+        if len(self._keys) > self._max_keys:
+            self._keys.popitem(last=False)
+        return entry
+
+
 def thumbprint(key: dict[str, Any]) -> str:
     """The RFC 7638 SHA-256 thumbprint of a public JWK: what a token's `cnf.jkt` holds."""
     members = THUMBPRINT_MEMBERS[key["kty"]]
@@ -176,6 +232,12 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+def _b64url_decode(segment: str) -> bytes:
+    """One segment of a compact JWS, already matched against the base64url alphabet."""
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+@lru_cache(maxsize=NORMALIZED_URLS)
 def normalize_url(
     url: str, error: type[InvalidDpopProof] | type[InvalidRequest] = InvalidRequest
 ) -> str:

@@ -4,8 +4,9 @@
 routes document their security, but it finds the token with `api.bearer.find_token`,
 which follows express-oauth2-jwt-bearer's rules rather than FastAPI's (which answers
 403 for a missing token), and holds DPoP-bound tokens to their proofs (`api.dpop`).
-It is one dependency, not a chain of them: dependency
-resolution is a measurable part of every request, and the API is benchmarked.
+It is one dependency, not a chain of them, and it takes
+only the `Request`: the API's routes (`DirectRoute`, api/routing.py) call it directly,
+without FastAPI's dependency resolution, a measurable part of every request.
 """
 
 from __future__ import annotations

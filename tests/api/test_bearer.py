@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import sys
+
 import httpx
 import pytest
 
+from api.bearer import _one_word
 from testing.issuer import TestIssuer
 
 PRIVATE = "/api/private"
@@ -90,3 +94,12 @@ async def test_more_than_one_method_is_400(
 async def test_oversized_form_body_is_refused_unread(client: httpx.AsyncClient) -> None:
     response = await client.post(PRIVATE, data={"access_token": "a", "pad": "x" * 100_000})
     assert response.status_code == 400
+
+
+def test_a_token_is_one_word_exactly_when_it_has_no_regex_whitespace() -> None:
+    """`_one_word` (str.split) refuses exactly the code points `\\s` matches."""
+    whitespace = re.compile(r"\s")
+    for code in range(sys.maxunicode + 1):
+        token = f"a{chr(code)}b"
+        assert _one_word(token) is (whitespace.search(token) is None), hex(code)
+    assert not _one_word("")

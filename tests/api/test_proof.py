@@ -1,11 +1,14 @@
-"""The DPoP building blocks on their own: thumbprints, URL normalization, replay memory."""
+"""The DPoP building blocks on their own: thumbprints, URL normalization, replay memory,
+the parsed-key cache and the compact serialization."""
 
 from __future__ import annotations
 
 import pytest
+from jose import jws
 
+from api.config import DPOP_ALGORITHMS
 from api.errors import InvalidDpopProof, InvalidRequest
-from api.proof import _key_fits, normalize_url, thumbprint
+from api.proof import ProofKeys, ProofVerifier, _key_fits, normalize_url, thumbprint
 from api.replay import ReplayCache
 from testing.dpop import DpopKey, b64url
 
@@ -93,3 +96,70 @@ def test_keys_that_would_be_slow_or_weak_to_verify_do_not_fit() -> None:
     ec = DpopKey.generate("ES256").public_jwk
     assert _key_fits(ec, "ES256")
     assert not _key_fits(ec, "ES384")
+
+
+URL = "http://api.test/api/private"
+
+
+def _verifier() -> ProofVerifier:
+    replay = ReplayCache(window=300, max_entries=1_000)
+    return ProofVerifier(algorithms=DPOP_ALGORITHMS, max_age=300, leeway=30, replay=replay)
+
+
+def test_proof_keys_are_built_once_per_key_and_bounded() -> None:
+    keys = ProofKeys(max_keys=2)
+    first, second, third = (DpopKey.generate() for _ in range(3))
+    built, jkt = keys.get(first.public_jwk, "ES256")
+    assert jkt == first.thumbprint
+    assert keys.get({**first.public_jwk, "kid": "other"}, "ES256")[0] is built  # same key
+    keys.get(second.public_jwk, "ES256")
+    keys.get(third.public_jwk, "ES256")  # the least recently used, `first`, is forgotten
+    assert keys.get(first.public_jwk, "ES256")[0] is not built
+
+
+def test_a_cached_key_is_checked_again_under_another_algorithm() -> None:
+    keys = ProofKeys()
+    key = DpopKey.generate("ES256")
+    keys.get(key.public_jwk, "ES256")
+    with pytest.raises(InvalidDpopProof, match="does not fit"):
+        keys.get(key.public_jwk, "ES384")  # a P-256 key cannot sign ES384
+
+
+def test_a_cached_key_sent_with_its_private_part_is_refused() -> None:
+    verifier, key = _verifier(), DpopKey.generate()
+    verifier.verify(
+        key.proof("GET", URL, "t"), method="GET", url=URL, token="t", jkt=key.thumbprint
+    )
+    leaking = key.proof("GET", URL, "t", header={"jwk": key.private_jwk})
+    with pytest.raises(InvalidDpopProof, match="public key"):
+        verifier.verify(leaking, method="GET", url=URL, token="t", jkt=key.thumbprint)
+
+
+@pytest.mark.parametrize("change", ["padding", "standard alphabet", "whitespace"])
+def test_a_proof_outside_compact_base64url_is_malformed(change: str) -> None:
+    key = DpopKey.generate()
+    header, payload, signature = key.proof("GET", URL, "t").split(".")
+    if change == "padding":
+        signature += "=="
+    elif change == "standard alphabet":
+        signature = signature.replace("-", "+").replace("_", "/") + "+/"
+    else:
+        payload = payload[:10] + " " + payload[10:]
+    with pytest.raises(InvalidDpopProof, match="malformed"):
+        _verifier().verify(
+            f"{header}.{payload}.{signature}", method="GET", url=URL, token="t", jkt="x"
+        )
+
+
+@pytest.mark.parametrize("part", ["header", "payload"])
+def test_json_nested_too_deep_is_a_400_not_a_crash(part: str) -> None:
+    """A few thousand `[` fit in a proof and exhaust the JSON parser's recursion limit."""
+    key = DpopKey.generate()
+    nested = "[" * 4_000
+    if part == "header":
+        proof = f"{b64url(nested.encode())}.{b64url(b'{}')}.{b64url(b'x')}"
+    else:
+        headers = {"typ": "dpop+jwt", "jwk": key.public_jwk}
+        proof = jws.sign(nested.encode(), key.signer, headers=headers, algorithm="ES256")
+    with pytest.raises(InvalidDpopProof):
+        _verifier().verify(proof, method="GET", url=URL, token="t", jkt=key.thumbprint)
