@@ -19,9 +19,10 @@ from fastapi import FastAPI, HTTPException, Request
 
 from app.config import SESSION_COOKIE
 from app.main import create_app
+from app.memory_store import MemorySessionStore, pack
 from app.session_middleware import ServerSessionMiddleware
 from app.session_state import SESSION_ID_BYTES
-from app.session_store import SessionStore, encode_record
+from app.session_store import SessionRecord, SessionStore, encode_record
 
 SEED_PATH = "/_bench/seed"
 SEED_TTL = 60 * 60  # seconds the copies live: longer than any benchmark run
@@ -32,6 +33,11 @@ def _store(app: FastAPI) -> SessionStore:
         if middleware.cls is cast(Any, ServerSessionMiddleware):
             return cast(SessionStore, middleware.kwargs["store"])
     raise LookupError("the app has no session middleware")
+
+
+def held_bytes(store: SessionStore, record: SessionRecord) -> int:
+    """Bytes of `record` as `store` holds it: packed in the memory store, JSON in Redis."""
+    return len(pack(record) if isinstance(store, MemorySessionStore) else encode_record(record))
 
 
 def create_seeded_app() -> FastAPI:
@@ -45,7 +51,11 @@ def create_seeded_app() -> FastAPI:
             raise HTTPException(400, "log in first: the copies are of the caller's session")
         for _ in range(count):
             await store.save(secrets.token_urlsafe(SESSION_ID_BYTES), dict(record), SEED_TTL)
-        return {"seeded": count, "record_bytes": len(encode_record(record))}
+        return {
+            "seeded": count,
+            "record_bytes": len(encode_record(record)),
+            "held_bytes": held_bytes(store, record),
+        }
 
     app.add_api_route(SEED_PATH, seed, methods=["POST"], include_in_schema=False)
     return app
