@@ -1,82 +1,24 @@
-"""Sessions in this process: a store bounded by count and bytes, records held compressed.
+"""Sessions in this process: a store bounded by count and bytes, records held packed.
 
 Only `_Space` touches the held bytes: it packs every record it is given and unpacks every
-one it returns, so no method of the store (`save`, `modify`, ...) can hold a record in
-another form.  An earlier compressed store packed in `save` only; its `modify` stored
-plain JSON, which the next load could not read, and login rotation broke.
+one it returns (app/session_packing.py: JWTs taken apart, then deflated), so no method of
+the store (`save`, `modify`, ...) can hold a record in another form.  An earlier
+compressed store packed in `save` only; its `modify` stored plain JSON, which the next
+load could not read, and login rotation broke.
 """
 
 from __future__ import annotations
 
-import json
 import time
-import zlib
 from collections import OrderedDict
 
 from app.config import MEMORY_STORE_MAX_BYTES
 from app.session_locks import Locks, MemoryLocks
-from app.session_store import Change, SessionRecord, decode_record, encode_record
+from app.session_packing import pack, unpack
+from app.session_store import Change, SessionRecord
 
 PENDING_SHARE = 10  # the pending-login space of the memory store is 1/10 of its size
 MAX_ONCE_NAMES = 100_000  # the memory store forgets the oldest claimed names beyond this
-# zlib's fastest level: most of the gain (tokens are base64 text, claims repeat in them)
-# for tens of microseconds per save; a load (every request) decompresses in a few.
-COMPRESSION_LEVEL = 1
-# zlib's preset dictionary: strings most records hold (the keys the app and Authlib write,
-# standard claim names, the start of a JWT), so even their first occurrence in a record of
-# 2 kB compresses.  A wrong guess costs only some ratio.  Records live and die with this
-# process, so the dictionary may change in any release.
-RECORD_DICTIONARY = json.dumps(
-    [
-        "_state_",
-        "return_to",
-        "code_verifier",
-        "redirect_uri",
-        "nonce",
-        "name",
-        "nickname",
-        "picture",
-        "updated_at",
-        "email_verified",
-        "email",
-        "iss",
-        "aud",
-        "iat",
-        "exp",
-        "auth_time",
-        "_csrf_token",
-        "_created",
-        "_seen",
-        "refresh_token",
-        "id_token",
-        "tokens",
-        "access_token",
-        "token_type",
-        "Bearer",
-        "expires_at",
-        "scope",
-        "openid profile email offline_access",
-        "audience",
-        "https://",
-        "user",
-        "sub",
-        "auth0|",
-        "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6",
-        "eyJhbGciOiJSUzI1NiIsImtpZCI6",
-    ],
-    separators=(",", ":"),
-).encode()
-
-
-def pack(record: SessionRecord) -> bytes:
-    """The bytes the memory store keeps for `record`: compact JSON, deflated."""
-    compressor = zlib.compressobj(COMPRESSION_LEVEL, zdict=RECORD_DICTIONARY)
-    return compressor.compress(encode_record(record)) + compressor.flush()
-
-
-def unpack(raw: bytes) -> SessionRecord | None:
-    """The record `pack` made `raw` from."""
-    return decode_record(zlib.decompressobj(zdict=RECORD_DICTIONARY).decompress(raw))
 
 
 class _Space:

@@ -19,8 +19,9 @@ from fastapi import FastAPI, HTTPException, Request
 
 from app.config import SESSION_COOKIE
 from app.main import create_app
-from app.memory_store import MemorySessionStore, pack
+from app.memory_store import MemorySessionStore
 from app.session_middleware import ServerSessionMiddleware
+from app.session_packing import pack
 from app.session_state import SESSION_ID_BYTES
 from app.session_store import SessionRecord, SessionStore, encode_record
 
