@@ -135,3 +135,19 @@ async def test_modify_counts_the_new_size_against_the_byte_bound() -> None:
     assert await store.load("s1") is None  # the least recently used went
     assert await store.load("s2") is not None
     assert await store.load("s0") == grown
+
+
+async def test_links_shrink_to_one_session_and_grow_again() -> None:
+    # A tag of one session is held as its id, of several as a set: each change of shape
+    # must keep exactly the sessions linked.
+    store = MemorySessionStore(10)
+    for sid in ("a", "b", "c"):
+        await store.save(sid, RECORD, ttl=60)
+    await store.link("a", ["user", "user"], ttl=60)  # linked twice under one tag
+    await store.link("b", ["user"], ttl=60)
+    await store.delete("a")  # back to one session
+    await store.link("c", ["user"], ttl=60)  # two again
+    await store.delete("b")
+    assert await store.delete_linked("user") == 1
+    assert await store.load("c") is None
+    assert await store.delete_linked("user") == 0
