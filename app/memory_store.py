@@ -62,7 +62,7 @@ class _Links:
 
     Most tags (a tenant session's `sid`, a user who logs in once) name one session: it is
     held as that id, and a set only once a second session joins, which at 10,000 sessions
-    saves some 4 MB of empty-ish sets.
+    saves some 4 MB of one-member sets.
     """
 
     def __init__(self, max_sessions: int) -> None:

@@ -66,12 +66,12 @@ SHORTFALL_NOTES = {
     "memory_memory": (
         "Memory store over 100 MB: a record is held packed (app/session_packing.py: its "
         "JWTs taken apart, then deflated; bench.memory prints JSON and held bytes, about "
-        "2.6 kB and 1.2 kB for a dev-tenant login), each session costs about 0.26 kB more "
-        "(its id, the LRU entry), and the idle app is about 74 MB of frameworks (uvicorn, "
-        "pydantic-settings, FastAPI, cryptography: bench/README.md has the breakdown).  "
-        "Check what grew: a larger record (more token sets, a tenant's large custom "
-        "claims), or a module a memory:// process imports without using it (redis-py must "
-        "not be in sys.modules)."
+        "2.6 kB and 1.2 kB for a dev-tenant login), each session costs about 0.7 kB more "
+        "(its id and LRU entry, its two back-channel links), and the idle app is about "
+        "74 MB of frameworks (uvicorn, pydantic-settings, FastAPI, cryptography: "
+        "bench/README.md has the breakdown).  Check what grew: a larger record (more token "
+        "sets, a tenant's large custom claims), or a module a memory:// process imports "
+        "without using it (redis-py must not be in sys.modules)."
     ),
     "memory_redis": (
         "Redis store over 100 MB: the app itself should not grow with Redis sessions; "
