@@ -3,9 +3,9 @@
 A store maps a session id to one record (a JSON object) and forgets it after a
 time-to-live.  It knows nothing about cookies, signing or expiry policy
 (app/session_middleware.py does).  Two stores fulfil it: a bounded one in this process
-(app/memory_store.py, records held compressed) and Redis for scale-out
-(app/redis_store.py).  Both hold bytes, not Python objects, so 10,000 live sessions
-stay small.
+(app/memory_store.py, records packed small by app/session_packing.py) and Redis for
+scale-out (app/redis_store.py, records as this module's JSON).  Both hold bytes, not
+Python objects, so 10,000 live sessions stay small.
 """
 
 from __future__ import annotations
