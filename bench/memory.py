@@ -44,7 +44,8 @@ class MemoryFigures:
     sessions: int
     rss_before: int
     rss_after: int
-    record_bytes: int
+    record_bytes: int  # the record's JSON
+    held_bytes: int  # as the store holds it (the memory store: compressed)
     redis_used: int | None = None  # bytes Redis itself uses for the sessions
 
     @property
@@ -52,28 +53,30 @@ class MemoryFigures:
         return (self.rss_after - self.rss_before) / self.sessions
 
 
-async def _fill(system: ProcessStack, sessions: int) -> int:
-    """Log in for real, then copy that session `sessions` times; the size of its record."""
+async def _fill(system: ProcessStack, sessions: int) -> tuple[int, int]:
+    """Log in for real, then copy that session `sessions` times; the size of its record
+    (JSON, and as held)."""
     async with httpx.AsyncClient(base_url=system.app.url, timeout=30.0) as client:
         session_cookie(await log_in(client, system.app.url))  # LoginFailed unless logged in
         # A page and an API call as the user: the session is a real, working one.
         (await client.get("/external-api")).raise_for_status()
         (await client.get("/api/external")).raise_for_status()
-        record_bytes = 0
+        sizes = (0, 0)
         for start in range(0, sessions, SEED_BATCH):
             count = min(SEED_BATCH, sessions - start)
             seeded = await client.post(SEED_PATH, params={"count": count})
             seeded.raise_for_status()
-            record_bytes = int(seeded.json()["record_bytes"])
-        return record_bytes
+            answer = seeded.json()
+            sizes = (int(answer["record_bytes"]), int(answer["held_bytes"]))
+        return sizes
 
 
 def _measure(store: str, store_url: str, sessions: int) -> MemoryFigures:
     with running_process_stack(store_url, SEEDED_TARGET) as system:
         pid = serving_pid(system.app)
         before = rss_bytes(pid)
-        record_bytes = asyncio.run(_fill(system, sessions))
-        return MemoryFigures(store, sessions, before, rss_bytes(pid), record_bytes)
+        record_bytes, held = asyncio.run(_fill(system, sessions))
+        return MemoryFigures(store, sessions, before, rss_bytes(pid), record_bytes, held)
 
 
 def measure_memory(sessions: int = DEFAULT_SESSIONS) -> list[MemoryFigures]:
@@ -104,7 +107,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         redis_part = f", Redis +{figure.redis_used / MB:.1f} MB" if figure.redis_used else ""
         print(
             f"{figure.store}: app RSS {figure.rss_before / MB:.1f} -> {figure.rss_after / MB:.1f}"
-            f" MB with {figure.sessions} sessions of {figure.record_bytes} bytes{redis_part}"
+            f" MB with {figure.sessions} sessions of {figure.record_bytes} bytes"
+            f" ({figure.held_bytes} held){redis_part}"
         )
 
 

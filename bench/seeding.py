@@ -3,7 +3,9 @@
 `uvicorn --factory bench.seeding:create_seeded_app` serves `app.main.create_app()` unchanged
 (settings from the environment) with `POST /_bench/seed?count=N` added.  The route copies
 the caller's own stored session record, a real logged-in session with its ID, access and
-refresh tokens, into N new records under fresh random ids, through the app's own store.
+refresh tokens, into N new records under fresh random ids, through the app's own store,
+and links each copy for back-channel logout as a login does (`link_session`), under a
+tenant session and a user of its own: 10,000 sessions of 10,000 users.
 
 Why copies rather than N logins: the dev tenant spends tens of milliseconds signing the
 tokens of each login, so 10,000 real logins take many minutes; a copy has exactly the size
@@ -17,11 +19,14 @@ from typing import Any, cast
 
 from fastapi import FastAPI, HTTPException, Request
 
-from app.config import SESSION_COOKIE
+from app.backchannel import link_session
+from app.config import SESSION_COOKIE, Settings
 from app.main import create_app
+from app.memory_store import MemorySessionStore
 from app.session_middleware import ServerSessionMiddleware
+from app.session_packing import pack
 from app.session_state import SESSION_ID_BYTES
-from app.session_store import SessionStore, encode_record
+from app.session_store import SessionRecord, SessionStore, encode_record
 
 SEED_PATH = "/_bench/seed"
 SEED_TTL = 60 * 60  # seconds the copies live: longer than any benchmark run
@@ -34,9 +39,15 @@ def _store(app: FastAPI) -> SessionStore:
     raise LookupError("the app has no session middleware")
 
 
+def held_bytes(store: SessionStore, record: SessionRecord) -> int:
+    """Bytes of `record` as `store` holds it: packed in the memory store, JSON in Redis."""
+    return len(pack(record) if isinstance(store, MemorySessionStore) else encode_record(record))
+
+
 def create_seeded_app() -> FastAPI:
     app = create_app()
     store = _store(app)
+    issuer = cast(Settings, app.state.settings).issuer
 
     async def seed(request: Request, count: int) -> dict[str, int]:
         cookie = request.cookies.get(SESSION_COOKIE, "")
@@ -44,8 +55,16 @@ def create_seeded_app() -> FastAPI:
         if not record or "user" not in record:
             raise HTTPException(400, "log in first: the copies are of the caller's session")
         for _ in range(count):
-            await store.save(secrets.token_urlsafe(SESSION_ID_BYTES), dict(record), SEED_TTL)
-        return {"seeded": count, "record_bytes": len(encode_record(record))}
+            session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
+            await store.save(session_id, dict(record), SEED_TTL)
+            # Linked as /callback links a login: under its tenant session and its user.
+            claims = {"sid": secrets.token_urlsafe(16), "sub": f"auth0|{secrets.token_hex(12)}"}
+            await link_session(store, session_id, issuer, claims, SEED_TTL)
+        return {
+            "seeded": count,
+            "record_bytes": len(encode_record(record)),
+            "held_bytes": held_bytes(store, record),
+        }
 
     app.add_api_route(SEED_PATH, seed, methods=["POST"], include_in_schema=False)
     return app

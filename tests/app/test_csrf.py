@@ -11,9 +11,9 @@ from fastapi import FastAPI, Form, Request
 
 from app.csrf import CSRF_HEADER, CsrfProtected, csrf_token
 from app.exception_handlers import register_exception_handlers
+from app.memory_store import MemorySessionStore
 from app.session_middleware import ServerSessionMiddleware
 from app.session_state import rotate_session
-from app.session_store import MemorySessionStore
 from testing.servers import LiveServer
 
 

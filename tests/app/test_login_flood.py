@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from app.auth import MAX_RETURN_TO
-from app.session_store import MemorySessionStore
+from app.memory_store import MemorySessionStore
 from testing.live_stack import LiveStack, running_live_stack
 from testing.sessions import session_store
 

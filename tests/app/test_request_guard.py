@@ -13,9 +13,9 @@ from fastapi import FastAPI, Request
 from app.config import SESSION_COOKIE
 from app.csrf import CsrfProtected, csrf_token
 from app.exception_handlers import register_exception_handlers
+from app.memory_store import MemorySessionStore
 from app.request_guard import MAX_FORM_BYTES, RequestGuard
 from app.session_middleware import ServerSessionMiddleware
-from app.session_store import MemorySessionStore
 from testing.live_stack import LiveStack, csrf_from
 from testing.servers import LiveServer
 from testing.slow_clients import SlowClients

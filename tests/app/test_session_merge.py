@@ -12,9 +12,11 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
+from app.memory_store import MemorySessionStore
+from app.redis_store import RedisSessionStore
 from app.session_middleware import ServerSessionMiddleware
 from app.session_state import rotate_session
-from app.session_store import MemorySessionStore, RedisSessionStore, SessionStore
+from app.session_store import SessionStore
 from testing.redis_server import RedisServer
 from testing.servers import LiveServer
 

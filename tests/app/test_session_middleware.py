@@ -14,9 +14,11 @@ from itsdangerous import TimestampSigner
 
 from app.config import SESSION_COOKIE
 from app.exception_handlers import register_exception_handlers
+from app.memory_store import MemorySessionStore
+from app.redis_store import RedisSessionStore
 from app.session_middleware import SESSION_SALT, ServerSessionMiddleware
 from app.session_state import rotate_session
-from app.session_store import MemorySessionStore, RedisSessionStore, SessionStore
+from app.session_store import SessionStore
 from testing.redis_server import RedisServer
 from testing.servers import LiveServer
 

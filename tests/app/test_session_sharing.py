@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from app.errors import LockTimeout
-from app.session_locks import REDIS_LOCK_PREFIX
-from app.session_store import MemorySessionStore, RedisSessionStore, SessionRecord, SessionStore
+from app.memory_store import MemorySessionStore
+from app.redis_store import REDIS_LOCK_PREFIX, RedisSessionStore
+from app.session_store import SessionRecord, SessionStore
 from testing.redis_server import RedisServer
 
 RECORD = {"user": {"sub": "auth0|0123456789abcdef01234567"}}

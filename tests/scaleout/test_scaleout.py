@@ -28,7 +28,7 @@ import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.config import SESSION_COOKIE
-from app.session_store import RedisSessionStore
+from app.redis_store import RedisSessionStore
 from app.session_tokens import TOKEN_MIN_TTL, TOKENS_KEY
 from devtenant.config import Settings as TenantSettings
 from devtenant.main import create_app as create_tenant
