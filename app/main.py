@@ -25,7 +25,7 @@ from app.http import create_http_client
 from app.interceptor import default_allowed_list
 from app.logout_token import LogoutTokenVerifier
 from app.oidc import create_oauth
-from app.proxy import create_proxy_router
+from app.proxy import create_proxy_route
 from app.refresh_once import RefreshCoordinator
 from app.request_guard import RequestGuard
 from app.security_headers import SecurityHeadersMiddleware
@@ -85,8 +85,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.logout_tokens = LogoutTokenVerifier(settings.issuer, settings.auth0_client_id)
 
     # The proxy first: it carries most requests, and no page or auth route is under /api/,
-    # so matching it before them changes nothing but the time spent matching.
-    app.include_router(create_proxy_router(settings))
+    # so matching it before them changes nothing but the time spent matching.  A plain
+    # Starlette route with an ASGI endpoint: no FastAPI request handling (app/proxy.py).
+    app.router.routes.append(create_proxy_route(settings))
     app.include_router(auth.router)
     app.include_router(backchannel.router)
     app.include_router(pages.router)

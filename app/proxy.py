@@ -11,16 +11,17 @@ with the app's own view, as they could be forged.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from urllib.parse import quote, unquote
 
 import httpx
-from fastapi import APIRouter, Request, Response
-from starlette.background import BackgroundTask
-from starlette.responses import StreamingResponse
+from starlette.requests import ClientDisconnect, HTTPConnection
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from app.config import Settings
-from app.deps import HttpDep, TokenSourceDep
+from app.deps import session_token_source, shared_client
 from app.errors import (
     InvalidProxyPath,
     LoginRequired,
@@ -30,8 +31,9 @@ from app.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from app.proxy_limits import ProxySlots, Slot, UploadTooSlow, timed_body
-from app.token_source import TokenSource, token_extensions
+from app.proxy_limits import ProxySlots, UploadTooSlow, timed_body
+from app.token_source import TokenSource
+from app.upstream import RawHeaders, UpstreamResponse
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +72,14 @@ LOCATION_HEADERS = frozenset({b"location", b"content-location"})
 MAX_DECODE_ROUNDS = 3
 # Characters left as they are when the checked path is encoded again for the API.
 PATH_SAFE = "/:@!$&'()*+,;=-._~"
-# Bodies up to this size (by Content-Length) are read whole and sent as one Response.
+# Bodies up to this size (by Content-Length) are read whole and sent as one message.
 SMALL_BODY = 64 * 1024
+# httpx adds these when a request has no Content-Length; the API sees the same here.
+CHUNKED = (b"Transfer-Encoding", b"chunked")
+EMPTY_BODY = (b"Content-Length", b"0")
+METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+BODY_HEADERS = frozenset({b"content-length", b"transfer-encoding"})  # the browser sent a body
+TokenSourceFor = Callable[[HTTPConnection], TokenSource]
 
 
 def _is_unsafe(path: str) -> bool:
@@ -99,7 +107,7 @@ def checked_path(path: str) -> str:
     return quote(path, safe=PATH_SAFE)
 
 
-def _connection_tokens(raw: list[tuple[bytes, bytes]]) -> set[bytes]:
+def _connection_tokens(raw: RawHeaders) -> set[bytes]:
     """Header names the sender listed in `Connection`: hop-by-hop by declaration."""
     return {
         token.strip().lower()
@@ -110,40 +118,48 @@ def _connection_tokens(raw: list[tuple[bytes, bytes]]) -> set[bytes]:
     }
 
 
-def _filtered(raw: list[tuple[bytes, bytes]], drop: frozenset[bytes]) -> list[tuple[bytes, bytes]]:
+def _filtered(raw: RawHeaders, drop: frozenset[bytes]) -> RawHeaders:
     dropped = drop | _connection_tokens(raw)
     return [(name, value) for name, value in raw if name.lower() not in dropped]
 
 
-def _outgoing_headers(request: Request) -> list[tuple[bytes, bytes]]:
+def _outgoing_headers(scope: Scope, url: httpx.URL, defaults: RawHeaders) -> RawHeaders:
+    """The browser's headers for the API, in the order httpx would send them: Host, the
+    client's defaults the browser did not send, then the browser's own (filtered)."""
     # scope["headers"] as the server gave them, not an httpx.Headers copy: less work per call.
     headers = [
         (name, value)
-        for name, value in _filtered(request.scope["headers"], REQUEST_DROP)
+        for name, value in _filtered(scope["headers"], REQUEST_DROP)
         if not name.lower().startswith(b"x-forwarded-")
     ]
+    client, host = scope.get("client"), next((v for n, v in scope["headers"] if n == b"host"), b"")
     forwarded = {
-        b"x-forwarded-for": request.client.host if request.client else "",
-        b"x-forwarded-proto": request.url.scheme,
-        b"x-forwarded-host": request.headers.get("host", ""),
+        b"x-forwarded-for": client[0].encode("latin-1") if client else b"",
+        b"x-forwarded-proto": scope["scheme"].encode("latin-1"),
+        b"x-forwarded-host": host,
     }
-    headers += [(k, v.encode("latin-1")) for k, v in forwarded.items() if v]
-    return headers
+    headers += [(name, value) for name, value in forwarded.items() if value]
+    sent = {name.lower() for name, _ in headers}
+    return [
+        (b"Host", url.netloc),
+        *(pair for pair in defaults if pair[0].lower() not in sent),
+        *headers,
+    ]
 
 
-def _request_body(request: Request, settings: Settings) -> AsyncIterator[bytes] | None:
-    """The body as a timed stream, or None when the browser sent none (no chunked empty body)."""
-    has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
-    if not has_body:
-        return None
-    return timed_body(
-        request.stream(),
-        idle_timeout=settings.proxy_body_idle_timeout,
-        total_timeout=settings.proxy_body_timeout,
-    )
+async def _received(receive: Receive) -> AsyncIterator[bytes]:
+    """The request body as the server hands it over; ClientDisconnect if the browser left."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        if chunk := message.get("body", b""):
+            yield chunk
+        if not message.get("more_body", False):
+            return
 
 
-def _response_headers(upstream: httpx.Response, api_base: str) -> list[tuple[bytes, bytes]]:
+def _response_headers(upstream: UpstreamResponse, api_base: str) -> RawHeaders:
     """The API's headers for the browser; a redirect to API_BASE_URL/api/x becomes /api/x."""
     internal = f"{api_base}{PROXY_PREFIX}".encode("latin-1")
     keep = len(internal) - len(PROXY_PREFIX)  # cut API_BASE_URL, keep /api/...
@@ -154,34 +170,21 @@ def _response_headers(upstream: httpx.Response, api_base: str) -> list[tuple[byt
             if name.lower() in LOCATION_HEADERS and value.startswith(internal)
             else value,
         )
-        for name, value in _filtered(upstream.headers.raw, RESPONSE_DROP)
+        for name, value in _filtered(upstream.headers, RESPONSE_DROP)
     ]
 
 
-async def _relay(upstream: httpx.Response, slot: Slot) -> AsyncIterator[bytes]:
-    """The API's body as it came (still compressed, if it was), closing it however it ends.
-
-    A failure half-way is not caught: the status is already sent, and letting it raise makes
-    the server abort the connection, so the browser sees a broken download, not a short one.
-    """
-    try:
-        async for chunk in upstream.aiter_raw():
-            yield chunk
-    finally:
-        await upstream.aclose()
-        slot.release()
-
-
-def _is_small(upstream: httpx.Response) -> bool:
+def _is_small(upstream: UpstreamResponse) -> bool:
     """Whether the API declared a body of at most SMALL_BODY bytes (JSON answers are)."""
-    length = upstream.headers.get("content-length", "")
+    length = next((v for n, v in upstream.headers if n.lower() == b"content-length"), b"")
     return length.isdigit() and int(length) <= SMALL_BODY
 
 
-async def _send(client: httpx.AsyncClient, outgoing: httpx.Request) -> httpx.Response:
-    """Send through the interceptor, turning transport and token failures into ProxyErrors."""
+@contextmanager
+def _proxy_errors(method: str, url: httpx.URL) -> Iterator[None]:
+    """Transport, upload and token failures as the ProxyErrors the app maps to answers."""
     try:
-        return await client.send(outgoing, stream=True)
+        yield
     except UploadTooSlow as exc:
         raise SlowUpload from exc
     except TokenUnavailable as exc:
@@ -189,100 +192,120 @@ async def _send(client: httpx.AsyncClient, outgoing: httpx.Request) -> httpx.Res
             raise UpstreamUnavailable from exc
         raise LoginRequired from exc
     except httpx.TimeoutException as exc:
-        logger.warning("API timed out: %s %s", outgoing.method, outgoing.url.path)
+        logger.warning("API timed out: %s %s", method, url.path)
         raise UpstreamTimeout from exc
     except httpx.TransportError as exc:
-        logger.warning("API unreachable: %s %s (%s)", outgoing.method, outgoing.url.path, exc)
+        logger.warning("API unreachable: %s %s (%s)", method, url.path, exc)
         raise UpstreamUnavailable from exc
 
 
-def create_proxy_router(settings: Settings) -> APIRouter:
-    """The `/api/{path}` router for `settings.api_base_url`.
+class ProxyEndpoint:
+    """The plain ASGI endpoint of `/api/{path}` (see `create_proxy_route`).
 
-    Each call goes out on the shared client (`HttpDep`) with the session's `TokenSourceDep`,
-    from which the interceptor takes the token an allow-list entry asks for.  Its errors
-    (`ProxyError`s, `LoginRequired`) become JSON in app/exception_handlers.py.  Concurrent
-    calls are capped per user and overall (app/proxy_limits.py): ProxyBusy past a cap.
+    Not a FastAPI route: on the app's busiest path, FastAPI's request objects and
+    dependency resolution cost more than the rest of the endpoint (bench/README.md).
     """
-    router = APIRouter()
-    api_base = settings.api_base_url
-    slots = ProxySlots(
-        total=settings.proxy_max_concurrent,
-        per_user=settings.proxy_max_concurrent_per_user,
-        anonymous=settings.proxy_max_concurrent_anonymous,
-    )
 
-    @router.api_route("/api/{path:path}", methods=PROXY_METHODS, include_in_schema=False)
-    async def proxy(
-        request: Request, path: str, client: HttpDep, tokens: TokenSourceDep
-    ) -> Response:
-        url = f"{api_base}{PROXY_PREFIX}{checked_path(path)}"
-        query = request.scope.get("query_string", b"")
-        if query:  # one URL parse (in build_request), not two
-            url = f"{url}?{query.decode('latin-1')}"
-        slot = slots.acquire(_user_key(request))
+    def __init__(self, settings: Settings, token_source: TokenSourceFor) -> None:
+        self.settings = settings
+        self.api_base = settings.api_base_url
+        self.token_source = token_source
+        self.slots = ProxySlots(
+            total=settings.proxy_max_concurrent,
+            per_user=settings.proxy_max_concurrent_per_user,
+            anonymous=settings.proxy_max_concurrent_anonymous,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        target = f"{self.api_base}{PROXY_PREFIX}{checked_path(scope['path_params']['path'])}"
+        if query := scope.get("query_string", b""):
+            target = f"{target}?{query.decode('latin-1')}"
+        url = httpx.URL(target)
+        slot = self.slots.acquire(_user_key(scope))
         if slot is None:
             raise ProxyBusy
         try:
-            upstream = await _forward(request, url, settings, client, tokens)
-        except BaseException:
+            with _proxy_errors(scope["method"], url):
+                upstream = await self._forward(scope, receive, url)
+            try:
+                await self._relay(upstream, scope["method"], url, send)
+            finally:
+                await upstream.body.aclose()
+        finally:
             slot.release()
-            raise
+
+    async def _forward(self, scope: Scope, receive: Receive, url: httpx.URL) -> UpstreamResponse:
+        """Send the call to the API with the token the allow-list names; the answer's head."""
+        client = shared_client(HTTPConnection(scope))
+        method = scope["method"]
+        headers = _outgoing_headers(scope, url, client.headers.raw)
+        body = self._request_body(scope, receive)
+        if body is not None and not any(n.lower() == b"content-length" for n, _ in headers):
+            headers.append(CHUNKED)
+        elif body is None and method in METHODS_WITH_BODY:
+            headers.append(EMPTY_BODY)
+        source = self.token_source(HTTPConnection(scope, receive))
+        for name, value in await client.interceptor.credentials(method, url, source):
+            headers.append((name.encode("latin-1"), value.encode("latin-1")))
+        return await client.api.exchange(method.encode("ascii"), url, headers, body, client.timeout)
+
+    def _request_body(self, scope: Scope, receive: Receive) -> AsyncIterator[bytes] | None:
+        """The body as a timed stream, or None when the browser sent none."""
+        if not any(
+            name in (b"content-length", b"transfer-encoding") for name, _ in scope["headers"]
+        ):
+            return None
+        return timed_body(
+            _received(receive),
+            idle_timeout=self.settings.proxy_body_idle_timeout,
+            total_timeout=self.settings.proxy_body_timeout,
+        )
+
+    async def _relay(
+        self, upstream: UpstreamResponse, method: str, url: httpx.URL, send: Send
+    ) -> None:
+        """The API's answer to the browser, its body as it came (still compressed, if it was).
+
+        A small body is read whole first, so a failure reading it is still an error answer.
+        A failure half-way through a streamed one is not caught: the status is already
+        sent, and letting it raise makes the server abort the connection, so the browser
+        sees a broken download, not a short one.
+        """
+        start = {
+            "type": "http.response.start",
+            "status": upstream.status,
+            "headers": _response_headers(upstream, self.api_base),
+        }
         if _is_small(upstream):
-            return await _read_whole(upstream, slot, api_base)
-        return _relayed(upstream, slot, api_base)
-
-    return router
-
-
-def _user_key(request: Request) -> str | None:
-    """The logged-in user's id, whom the per-user cap counts; None when anonymous."""
-    user = request.scope.get("session", {}).get("user")
-    return str(user["sub"]) if isinstance(user, dict) and user.get("sub") else None
-
-
-async def _forward(
-    request: Request,
-    url: str,
-    settings: Settings,
-    client: httpx.AsyncClient,
-    tokens: TokenSource,
-) -> httpx.Response:
-    outgoing = client.build_request(
-        request.method,
-        url,
-        headers=_outgoing_headers(request),
-        content=_request_body(request, settings),
-        extensions=token_extensions(tokens),
-    )
-    return await _send(client, outgoing)
+            with _proxy_errors(method, url):
+                body = b"".join([chunk async for chunk in upstream.body])
+            await send(start)
+            await send({"type": "http.response.body", "body": body})
+            return
+        await send(start)
+        async for chunk in upstream.body:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
 
 
-async def _read_whole(upstream: httpx.Response, slot: Slot, api_base: str) -> Response:
-    """A small answer read at once: a plain Response costs less than a stream's task group.
+def create_proxy_route(
+    settings: Settings, token_source: TokenSourceFor = session_token_source
+) -> Route:
+    """The `/api/{path}` route for `settings.api_base_url`.
 
-    The body is relayed as it came (still compressed, if it was); the slot is given back
-    once it is read, whatever happens.
+    Each call goes out on the shared client's API pool (app/http.py) with the session's
+    token source, from which the interceptor takes the token an allow-list entry asks for.
+    Its errors (`ProxyError`s, `LoginRequired`) become JSON in app/exception_handlers.py.
+    Concurrent calls are capped per user and overall (app/proxy_limits.py): ProxyBusy past a
+    cap.  `token_source`: tests stand in for the session's token manager here.
     """
-    try:
-        body = b"".join([chunk async for chunk in upstream.aiter_raw()])
-    finally:
-        await upstream.aclose()
-        slot.release()
-    response = Response(body, status_code=upstream.status_code)
-    response.raw_headers = _response_headers(upstream, api_base)
-    return response
-
-
-def _relayed(upstream: httpx.Response, slot: Slot, api_base: str) -> Response:
-    """The streamed response; its slot is given back once the body is relayed or dropped."""
-
-    async def finish() -> None:  # if the body is never iterated
-        await upstream.aclose()
-        slot.release()
-
-    response = StreamingResponse(
-        _relay(upstream, slot), status_code=upstream.status_code, background=BackgroundTask(finish)
+    endpoint = ProxyEndpoint(settings, token_source)
+    return Route(
+        f"{PROXY_PREFIX}{{path:path}}", endpoint, methods=PROXY_METHODS, include_in_schema=False
     )
-    response.raw_headers = _response_headers(upstream, api_base)
-    return response
+
+
+def _user_key(scope: Scope) -> str | None:
+    """The logged-in user's id, whom the per-user cap counts; None when anonymous."""
+    user = scope.get("session", {}).get("user")
+    return str(user["sub"]) if isinstance(user, dict) and user.get("sub") else None

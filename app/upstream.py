@@ -20,7 +20,8 @@ import re
 import ssl
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
 from typing import cast
 
 import httptools
@@ -30,6 +31,7 @@ HIGH_WATER = 256 * 1024  # bytes of response body buffered before reading pauses
 CHUNKED = b"chunked"
 _FORBIDDEN = re.compile(rb"[\r\n\0]")  # never inside a request line or a header
 Origin = tuple[bytes, bytes, int]  # scheme, host, port
+RawHeaders = list[tuple[bytes, bytes]]
 
 
 class _Connection(asyncio.Protocol):
@@ -173,13 +175,11 @@ class _Connection(asyncio.Protocol):
             self._waiter.set_exception(error)
 
 
-def _head(request: httpx.Request) -> bytes:
+def _head(method: bytes, target: bytes, headers: RawHeaders) -> bytes:
     """The request line and headers; LocalProtocolError if a part could split them."""
-    method, target = request.method.encode("ascii"), request.url.raw_path
-    raw = request.headers.raw
-    if _FORBIDDEN.search(b" ".join([method, target, *(part for pair in raw for part in pair)])):
+    if _FORBIDDEN.search(b" ".join([method, target, *(part for pair in headers for part in pair)])):
         raise httpx.LocalProtocolError("Refusing a request head with control characters")
-    lines = [b"%s %s HTTP/1.1\r\n" % (method, target), *(b"%s: %s\r\n" % pair for pair in raw)]
+    lines = [b"%s %s HTTP/1.1\r\n" % (method, target), *(b"%s: %s\r\n" % pair for pair in headers)]
     lines.append(b"\r\n")
     return b"".join(lines)
 
@@ -187,6 +187,15 @@ def _head(request: httpx.Request) -> bytes:
 def _expire(future: asyncio.Future[None], error: type[Exception]) -> None:
     if not future.done():
         future.set_exception(error("The API did not answer in time"))
+
+
+@dataclass
+class UpstreamResponse:
+    """An answer's status and raw headers; `body` streams the rest (aclose() it)."""
+
+    status: int
+    headers: RawHeaders
+    body: _ResponseStream
 
 
 class _ResponseStream(httpx.AsyncByteStream):
@@ -230,30 +239,54 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
         self._ssl: ssl.SSLContext | None = None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        timeouts = request.extensions.get("timeout", {})
-        await self._acquire_slot(timeouts.get("pool"))
+        assert isinstance(request.stream, httpx.AsyncByteStream)
+        answer = await self.exchange(
+            request.method.encode("ascii"),
+            request.url,
+            request.headers.raw,
+            request.stream,
+            httpx.Timeout(**request.extensions.get("timeout", {})),
+        )
+        return httpx.Response(
+            answer.status,
+            headers=answer.headers,
+            stream=answer.body,
+            extensions={"http_version": b"HTTP/1.1"},
+        )
+
+    async def exchange(
+        self,
+        method: bytes,
+        url: httpx.URL,
+        headers: RawHeaders,
+        body: AsyncIterable[bytes] | None,
+        timeouts: httpx.Timeout,
+    ) -> UpstreamResponse:
+        """Send one request and read the answer's head; the body streams from `.body`.
+
+        What `handle_async_request` does for httpx, without httpx's Request and Response
+        models: the proxy calls it directly (see app/proxy.py).  `headers` go out as
+        given, Host included; a body goes chunked when they say `Transfer-Encoding: chunked`.
+        The caller must `aclose()` the body, which gives the connection back.
+        """
+        await self._acquire_slot(timeouts.pool)
         try:
-            connection = await self._connection_for(request.url, timeouts.get("connect"))
+            connection = await self._connection_for(url, timeouts.connect)
         except BaseException:
             self._slots.release()
             raise
         try:
-            await self._send(connection, request, timeouts.get("write"))
-            read = timeouts.get("read")
+            await self._send(connection, method, url.raw_path, headers, body, timeouts.write)
             while not connection.headers_done:
-                await connection.wait(read)
+                await connection.wait(timeouts.read)
         except BaseException:
             connection.close()
             self._slots.release()
             raise
-        if request.method == "HEAD":
+        if method == b"HEAD":
             connection.complete, connection.keep_alive = True, False  # llhttp expects a body
-        return httpx.Response(
-            connection.status,
-            headers=connection.headers,
-            stream=_ResponseStream(self, connection, read),
-            extensions={"http_version": b"HTTP/1.1"},
-        )
+        stream = _ResponseStream(self, connection, timeouts.read)
+        return UpstreamResponse(connection.status, connection.headers, stream)
 
     async def _acquire_slot(self, seconds: float | None) -> None:
         if not self._slots.locked():
@@ -295,12 +328,22 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
         return connection
 
     async def _send(
-        self, connection: _Connection, request: httpx.Request, seconds: float | None
+        self,
+        connection: _Connection,
+        method: bytes,
+        target: bytes,
+        headers: RawHeaders,
+        body: AsyncIterable[bytes] | None,
+        seconds: float | None,
     ) -> None:
-        connection.write(_head(request))
-        chunked = request.headers.get("transfer-encoding", "").lower() == "chunked"
-        assert isinstance(request.stream, httpx.AsyncByteStream)
-        async for chunk in request.stream:
+        connection.write(_head(method, target, headers))
+        if body is None:
+            return
+        chunked = any(
+            name.lower() == b"transfer-encoding" and value.lower() == CHUNKED
+            for name, value in headers
+        )
+        async for chunk in body:
             if chunk:
                 connection.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
                 await connection.drain(seconds)

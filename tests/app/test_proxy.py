@@ -13,14 +13,14 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.config import Settings
-from app.deps import get_token_source
 from app.errors import TokenUnavailable
 from app.exception_handlers import register_exception_handlers
 from app.http import DEFAULT_TIMEOUT, create_http_client
-from app.proxy import create_proxy_router
+from app.proxy import create_proxy_route
 from app.token_source import TokenSource
 from testing.servers import LiveServer
 
@@ -43,7 +43,7 @@ class FakeSource:
         return f"token-for-{audience}"
 
 
-async def fake_token_source(request: Request) -> TokenSource:
+def fake_token_source(request: HTTPConnection) -> TokenSource:
     """Stands in for the session's token manager: `X-Test-User` logs in, `X-Test-Error` fails.
 
     Without either, it answers as the real one does for a visitor: `login_required`.
@@ -110,9 +110,8 @@ def proxy_app(api_base_url: str, timeout: httpx.Timeout | None = None, **overrid
             yield
 
     app = FastAPI(lifespan=lifespan)
-    app.include_router(create_proxy_router(settings))
+    app.router.routes.append(create_proxy_route(settings, token_source=fake_token_source))
     register_exception_handlers(app)
-    app.dependency_overrides[get_token_source] = fake_token_source
     app.add_middleware(FakeSession)
     return app
 
