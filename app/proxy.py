@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from urllib.parse import quote, unquote
 
 import httpx
@@ -79,6 +80,8 @@ CHUNKED = (b"Transfer-Encoding", b"chunked")
 EMPTY_BODY = (b"Content-Length", b"0")
 METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 BODY_HEADERS = frozenset({b"content-length", b"transfer-encoding"})  # the browser sent a body
+URL_CACHE_SIZE = 256  # parsed API URLs kept (paths only, see _api_url)
+URL_CACHE_MAX_LENGTH = 512  # characters: longer URLs are parsed each time, never kept
 TokenSourceFor = Callable[[HTTPConnection], TokenSource]
 
 
@@ -107,20 +110,30 @@ def checked_path(path: str) -> str:
     return quote(path, safe=PATH_SAFE)
 
 
+@lru_cache(maxsize=URL_CACHE_SIZE)
+def _api_url(target: str) -> httpx.URL:
+    """The parsed URL of a call without a query: a page calls the same few again and again,
+    and parsing is a twentieth of the proxy's CPU.  Never with a query, which may hold a
+    secret that should not outlive its request."""
+    return httpx.URL(target)
+
+
 def _connection_tokens(raw: RawHeaders) -> set[bytes]:
     """Header names the sender listed in `Connection`: hop-by-hop by declaration."""
     return {
         token.strip().lower()
         for name, value in raw
-        if name.lower() == b"connection"
+        if name == b"connection"
         for token in value.split(b",")
         if token.strip()
     }
 
 
 def _filtered(raw: RawHeaders, drop: frozenset[bytes]) -> RawHeaders:
-    dropped = drop | _connection_tokens(raw)
-    return [(name, value) for name, value in raw if name.lower() not in dropped]
+    """`raw` without the `drop` names; names are lower-case (ASGI's, and the transport's)."""
+    listed = _connection_tokens(raw)
+    dropped = drop | listed if listed else drop
+    return [(name, value) for name, value in raw if name not in dropped]
 
 
 def _outgoing_headers(scope: Scope, url: httpx.URL, defaults: RawHeaders) -> RawHeaders:
@@ -130,7 +143,7 @@ def _outgoing_headers(scope: Scope, url: httpx.URL, defaults: RawHeaders) -> Raw
     headers = [
         (name, value)
         for name, value in _filtered(scope["headers"], REQUEST_DROP)
-        if not name.lower().startswith(b"x-forwarded-")
+        if not name.startswith(b"x-forwarded-")
     ]
     client, host = scope.get("client"), next((v for n, v in scope["headers"] if n == b"host"), b"")
     forwarded = {
@@ -139,7 +152,7 @@ def _outgoing_headers(scope: Scope, url: httpx.URL, defaults: RawHeaders) -> Raw
         b"x-forwarded-host": host,
     }
     headers += [(name, value) for name, value in forwarded.items() if value]
-    sent = {name.lower() for name, _ in headers}
+    sent = {name for name, _ in headers}
     return [
         (b"Host", url.netloc),
         *(pair for pair in defaults if pair[0].lower() not in sent),
@@ -166,9 +179,7 @@ def _response_headers(upstream: UpstreamResponse, api_base: str) -> RawHeaders:
     return [
         (
             name,
-            value[keep:]
-            if name.lower() in LOCATION_HEADERS and value.startswith(internal)
-            else value,
+            value[keep:] if name in LOCATION_HEADERS and value.startswith(internal) else value,
         )
         for name, value in _filtered(upstream.headers, RESPONSE_DROP)
     ]
@@ -176,7 +187,7 @@ def _response_headers(upstream: UpstreamResponse, api_base: str) -> RawHeaders:
 
 def _is_small(upstream: UpstreamResponse) -> bool:
     """Whether the API declared a body of at most SMALL_BODY bytes (JSON answers are)."""
-    length = next((v for n, v in upstream.headers if n.lower() == b"content-length"), b"")
+    length = next((v for n, v in upstream.headers if n == b"content-length"), b"")
     return length.isdigit() and int(length) <= SMALL_BODY
 
 
@@ -219,8 +230,11 @@ class ProxyEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         target = f"{self.api_base}{PROXY_PREFIX}{checked_path(scope['path_params']['path'])}"
         if query := scope.get("query_string", b""):
-            target = f"{target}?{query.decode('latin-1')}"
-        url = httpx.URL(target)
+            url = httpx.URL(f"{target}?{query.decode('latin-1')}")
+        elif len(target) <= URL_CACHE_MAX_LENGTH:
+            url = _api_url(target)
+        else:
+            url = httpx.URL(target)
         slot = self.slots.acquire(_user_key(scope))
         if slot is None:
             raise ProxyBusy
@@ -240,7 +254,7 @@ class ProxyEndpoint:
         method = scope["method"]
         headers = _outgoing_headers(scope, url, client.headers.raw)
         body = self._request_body(scope, receive)
-        if body is not None and not any(n.lower() == b"content-length" for n, _ in headers):
+        if body is not None and not any(n == b"content-length" for n, _ in scope["headers"]):
             headers.append(CHUNKED)
         elif body is None and method in METHODS_WITH_BODY:
             headers.append(EMPTY_BODY)

@@ -32,7 +32,7 @@ from jose import jwt
 from starlette.types import Message
 
 from app.config import SESSION_COOKIE, Settings
-from app.main import create_app
+from app.main import configure_logging, create_app
 from app.session_middleware import CREATED, SEEN, SESSION_SALT
 from app.session_state import new_session_id
 from app.session_tokens import store_token_set
@@ -136,11 +136,8 @@ def component_shares(stats: pstats.Stats) -> dict[str, float]:
 
 
 def _quiet_access_log() -> None:
-    """The access line written as in production (INFO, one formatter), to /dev/null."""
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    handler = logging.FileHandler("/dev/null")
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    """The access line written as in production, to /dev/null."""
+    configure_logging(logging.FileHandler(os.devnull))
 
 
 async def measure(settings: Settings, tokens: dict[str, Any], args: argparse.Namespace) -> None:
@@ -167,7 +164,7 @@ async def measure(settings: Settings, tokens: dict[str, Any], args: argparse.Nam
             for name, share in component_shares(stats).items():
                 print(f"  {name:<40} {share:6.1%}")
             if args.top:
-                stats.sort_stats("tottime").print_stats(args.top)
+                stats.sort_stats(args.sort).print_stats(args.top)
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -195,6 +192,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS)
     parser.add_argument("--profile", action="store_true", help="cProfile one more round")
     parser.add_argument("--top", type=int, default=0, help="with --profile: top N functions")
+    parser.add_argument("--sort", default="tottime", help="with --top: a pstats sort key")
     args = parser.parse_args(argv)
     _quiet_access_log()
     uvloop.run(run(args))
