@@ -80,7 +80,7 @@ CHUNKED = (b"Transfer-Encoding", b"chunked")
 EMPTY_BODY = (b"Content-Length", b"0")
 METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 BODY_HEADERS = frozenset({b"content-length", b"transfer-encoding"})  # the browser sent a body
-URL_CACHE_SIZE = 256  # parsed API URLs kept (paths only, see _api_url)
+URL_CACHE_SIZE = 256  # parsed API URLs kept (paths only, see parsed_api_url)
 URL_CACHE_MAX_LENGTH = 512  # characters: longer URLs are parsed each time, never kept
 TokenSourceFor = Callable[[HTTPConnection], TokenSource]
 
@@ -111,7 +111,7 @@ def checked_path(path: str) -> str:
 
 
 @lru_cache(maxsize=URL_CACHE_SIZE)
-def _api_url(target: str) -> httpx.URL:
+def parsed_api_url(target: str) -> httpx.URL:
     """The parsed URL of a call without a query: a page calls the same few again and again,
     and parsing is a twentieth of the proxy's CPU.  Never with a query, which may hold a
     secret that should not outlive its request."""
@@ -232,7 +232,7 @@ class ProxyEndpoint:
         if query := scope.get("query_string", b""):
             url = httpx.URL(f"{target}?{query.decode('latin-1')}")
         elif len(target) <= URL_CACHE_MAX_LENGTH:
-            url = _api_url(target)
+            url = parsed_api_url(target)
         else:
             url = httpx.URL(target)
         slot = self.slots.acquire(_user_key(scope))
