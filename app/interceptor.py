@@ -221,7 +221,10 @@ def match(
     if not isinstance(url, httpx.URL):
         url = httpx.URL(url)
     full = _normal_form(url)
-    return next((entry for entry in entries if entry.matches_normal(method, full)), None)
+    for entry in entries:
+        if entry.matches_normal(method, full):
+            return entry
+    return None
 
 
 class AllowListAuth(httpx.Auth):

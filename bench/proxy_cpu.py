@@ -47,12 +47,18 @@ DEFAULT_REQUESTS = 2_000
 DEFAULT_ROUNDS = 5
 WARMUP_REQUESTS = 200
 SESSION_TTL = 60 * 60
+MAX_CALLER_DEPTH = 6  # callers followed to find whose a builtin's time is
 # cProfile's tottime grouped by where the function lives (first match wins).
 COMPONENTS = (
-    ("app/upstream.py", "our API transport"),
-    ("app/session", "session middleware + store"),
-    ("app/", "our proxy, interceptor, middleware"),
+    ("/app/upstream.py", "our API transport"),
+    ("/app/session", "session middleware + store"),
+    ("/app/access_log.py", "logging (access line)"),
+    ("/app/", "our proxy, interceptor, middleware"),
+    ("/bench/", "this harness (receive, send)"),
     ("/httpx/", "httpx client layer"),
+    ("/httpcore/", "httpcore + anyio + h11"),
+    ("/anyio/", "httpcore + anyio + h11"),
+    ("/h11/", "httpcore + anyio + h11"),
     ("/fastapi/", "FastAPI/Starlette"),
     ("/starlette/", "FastAPI/Starlette"),
     ("/logging/", "logging (access line)"),
@@ -125,12 +131,30 @@ async def seeded_session(app: FastAPI, settings: Settings, tokens: dict[str, Any
     return TimestampSigner(settings.session_secret, salt=SESSION_SALT).sign(sid).decode()
 
 
+def _own_component(filename: str) -> str | None:
+    return next((label for key, label in COMPONENTS if key in filename), None)
+
+
 def component_shares(stats: pstats.Stats) -> dict[str, float]:
-    totals: dict[str, float] = defaultdict(float)
+    """cProfile's own time by component; a builtin or stdlib function's time goes to its
+    callers' components (json.dumps called by the session counts as the session's)."""
     raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
-    for (filename, _, _), (_, _, tottime, _, _) in raw.items():
-        name = next((label for key, label in COMPONENTS if key in filename), "builtins, other")
-        totals[name] += tottime
+    totals: dict[str, float] = defaultdict(float)
+
+    def charge(func: Any, seconds: float, depth: int) -> None:
+        own = _own_component(func[0])
+        callers = raw[func][4] if func in raw else {}
+        if own is not None or not callers or depth >= MAX_CALLER_DEPTH:
+            totals[own or "other (event loop callbacks, stdlib)"] += seconds
+            return
+        edges = {caller: edge[2] for caller, edge in callers.items()}
+        weight = sum(edges.values()) or float(len(edges))
+        for caller, edge_seconds in edges.items():
+            share = edge_seconds / weight if sum(edges.values()) else 1 / weight
+            charge(caller, seconds * share, depth + 1)
+
+    for func, (_, _, tottime, _, _) in raw.items():
+        charge(func, tottime, 0)
     whole = sum(totals.values()) or 1.0
     return {name: share / whole for name, share in sorted(totals.items(), key=lambda i: -i[1])}
 
