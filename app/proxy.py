@@ -5,14 +5,17 @@ call on through the allow-list interceptor, which attaches the user's access tok
 stream both ways.  The browser's cookies and `Authorization` never reach the API, hop-by-hop
 headers stay on their hop, and the API's `Set-Cookie` never reaches the browser (the API must
 not set cookies on the app's origin).  Incoming `X-Forwarded-*` and `Forwarded` are replaced
-with the app's own view, as they could be forged.
+with the app's own view, as they could be forged (which headers cross: app/proxy_headers.py).
+
+It is a plain ASGI endpoint, not a FastAPI route, and it sends through the shared client's
+API transport without httpx's request and response models: on the app's busiest path those
+cost more than the rest of the call (bench/README.md, "Where the time goes").
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
 from functools import lru_cache
 from urllib.parse import quote, unquote
 
@@ -27,48 +30,21 @@ from app.errors import (
     InvalidProxyPath,
     LoginRequired,
     ProxyBusy,
+    ProxyError,
     SlowUpload,
     TokenUnavailable,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from app.proxy_headers import PROXY_PREFIX as PROXY_PREFIX  # what routes to the proxy
+from app.proxy_headers import outgoing_headers, response_headers
 from app.proxy_limits import ProxySlots, UploadTooSlow, timed_body
 from app.token_source import TokenSource
-from app.upstream import RawHeaders, UpstreamResponse
+from app.upstream import UpstreamResponse
 
 logger = logging.getLogger(__name__)
 
-PROXY_PREFIX = "/api/"
 PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-# Hop-by-hop headers (RFC 9110 7.6.1) plus those that must not cross the proxy either way.
-HOP_BY_HOP = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-authenticate",
-        b"proxy-authorization",
-        b"proxy-connection",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-    }
-)
-# `dpop`: proofs are the app's to sign (app/dpop.py); a browser's own would only break calls.
-# X-CSRF-Token is the app's own (app/request_guard.py): the API never needs to see it.
-REQUEST_DROP = HOP_BY_HOP | {
-    b"host",
-    b"cookie",
-    b"authorization",
-    b"dpop",
-    b"expect",
-    b"forwarded",
-    b"x-csrf-token",
-}
-# Date and Server: uvicorn adds its own, and two of each confuse caches and scanners.
-RESPONSE_DROP = HOP_BY_HOP | {b"set-cookie", b"date", b"server"}
-# Redirects into the API are made app-relative: never show the browser its internal URL.
-LOCATION_HEADERS = frozenset({b"location", b"content-location"})
 # Decode this many times when looking for `..`: a backend or a framework may decode again.
 MAX_DECODE_ROUNDS = 3
 # Characters left as they are when the checked path is encoded again for the API.
@@ -118,48 +94,6 @@ def parsed_api_url(target: str) -> httpx.URL:
     return httpx.URL(target)
 
 
-def _connection_tokens(raw: RawHeaders) -> set[bytes]:
-    """Header names the sender listed in `Connection`: hop-by-hop by declaration."""
-    return {
-        token.strip().lower()
-        for name, value in raw
-        if name == b"connection"
-        for token in value.split(b",")
-        if token.strip()
-    }
-
-
-def _filtered(raw: RawHeaders, drop: frozenset[bytes]) -> RawHeaders:
-    """`raw` without the `drop` names; names are lower-case (ASGI's, and the transport's)."""
-    listed = _connection_tokens(raw)
-    dropped = drop | listed if listed else drop
-    return [(name, value) for name, value in raw if name not in dropped]
-
-
-def _outgoing_headers(scope: Scope, url: httpx.URL, defaults: RawHeaders) -> RawHeaders:
-    """The browser's headers for the API, in the order httpx would send them: Host, the
-    client's defaults the browser did not send, then the browser's own (filtered)."""
-    # scope["headers"] as the server gave them, not an httpx.Headers copy: less work per call.
-    headers = [
-        (name, value)
-        for name, value in _filtered(scope["headers"], REQUEST_DROP)
-        if not name.startswith(b"x-forwarded-")
-    ]
-    client, host = scope.get("client"), next((v for n, v in scope["headers"] if n == b"host"), b"")
-    forwarded = {
-        b"x-forwarded-for": client[0].encode("latin-1") if client else b"",
-        b"x-forwarded-proto": scope["scheme"].encode("latin-1"),
-        b"x-forwarded-host": host,
-    }
-    headers += [(name, value) for name, value in forwarded.items() if value]
-    sent = {name for name, _ in headers}
-    return [
-        (b"Host", url.netloc),
-        *(pair for pair in defaults if pair[0].lower() not in sent),
-        *headers,
-    ]
-
-
 async def _received(receive: Receive) -> AsyncIterator[bytes]:
     """The request body as the server hands it over; ClientDisconnect if the browser left."""
     while True:
@@ -172,42 +106,35 @@ async def _received(receive: Receive) -> AsyncIterator[bytes]:
             return
 
 
-def _response_headers(upstream: UpstreamResponse, api_base: str) -> RawHeaders:
-    """The API's headers for the browser; a redirect to API_BASE_URL/api/x becomes /api/x."""
-    internal = f"{api_base}{PROXY_PREFIX}".encode("latin-1")
-    keep = len(internal) - len(PROXY_PREFIX)  # cut API_BASE_URL, keep /api/...
-    return [
-        (
-            name,
-            value[keep:] if name in LOCATION_HEADERS and value.startswith(internal) else value,
-        )
-        for name, value in _filtered(upstream.headers, RESPONSE_DROP)
-    ]
-
-
 def _is_small(upstream: UpstreamResponse) -> bool:
     """Whether the API declared a body of at most SMALL_BODY bytes (JSON answers are)."""
     length = next((v for n, v in upstream.headers if n == b"content-length"), b"")
     return length.isdigit() and int(length) <= SMALL_BODY
 
 
-@contextmanager
-def _proxy_errors(method: str, url: httpx.URL) -> Iterator[None]:
-    """Transport, upload and token failures as the ProxyErrors the app maps to answers."""
-    try:
-        yield
-    except UploadTooSlow as exc:
-        raise SlowUpload from exc
-    except TokenUnavailable as exc:
-        if exc.error == "token_endpoint_unavailable":
-            raise UpstreamUnavailable from exc
-        raise LoginRequired from exc
-    except httpx.TimeoutException as exc:
+# What _proxy_error maps; anything else is raised as it is.
+MAPPED_ERRORS = (UploadTooSlow, TokenUnavailable, httpx.TransportError)
+
+
+def _proxy_error(
+    exc: UploadTooSlow | TokenUnavailable | httpx.TransportError, method: str, url: httpx.URL
+) -> ProxyError | LoginRequired:
+    """A transport, upload or token failure as the error the app maps to an answer.
+
+    A function rather than a context manager: on every call's path, and a `with` block
+    costs a generator where a `try` costs nothing until something fails.
+    """
+    if isinstance(exc, UploadTooSlow):
+        return SlowUpload()
+    if isinstance(exc, TokenUnavailable):
+        return (
+            UpstreamUnavailable() if exc.error == "token_endpoint_unavailable" else LoginRequired()
+        )
+    if isinstance(exc, httpx.TimeoutException):
         logger.warning("API timed out: %s %s", method, url.path)
-        raise UpstreamTimeout from exc
-    except httpx.TransportError as exc:
-        logger.warning("API unreachable: %s %s (%s)", method, url.path, exc)
-        raise UpstreamUnavailable from exc
+        return UpstreamTimeout()
+    logger.warning("API unreachable: %s %s (%s)", method, url.path, exc)
+    return UpstreamUnavailable()
 
 
 class ProxyEndpoint:
@@ -239,8 +166,10 @@ class ProxyEndpoint:
         if slot is None:
             raise ProxyBusy
         try:
-            with _proxy_errors(scope["method"], url):
+            try:
                 upstream = await self._forward(scope, receive, url)
+            except MAPPED_ERRORS as exc:
+                raise _proxy_error(exc, scope["method"], url) from exc
             try:
                 await self._relay(upstream, scope["method"], url, send)
             finally:
@@ -252,7 +181,7 @@ class ProxyEndpoint:
         """Send the call to the API with the token the allow-list names; the answer's head."""
         client = shared_client(HTTPConnection(scope))
         method = scope["method"]
-        headers = _outgoing_headers(scope, url, client.headers.raw)
+        headers = outgoing_headers(scope, url, client.headers.raw)
         body = self._request_body(scope, receive)
         if body is not None and not any(n == b"content-length" for n, _ in scope["headers"]):
             headers.append(CHUNKED)
@@ -288,11 +217,13 @@ class ProxyEndpoint:
         start = {
             "type": "http.response.start",
             "status": upstream.status,
-            "headers": _response_headers(upstream, self.api_base),
+            "headers": response_headers(upstream.headers, self.api_base),
         }
         if _is_small(upstream):
-            with _proxy_errors(method, url):
-                body = b"".join([chunk async for chunk in upstream.body])
+            try:
+                body = await upstream.body.read()
+            except MAPPED_ERRORS as exc:
+                raise _proxy_error(exc, method, url) from exc
             await send(start)
             await send({"type": "http.response.body", "body": body})
             return
