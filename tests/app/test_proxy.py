@@ -20,7 +20,7 @@ from app.config import Settings
 from app.errors import TokenUnavailable
 from app.exception_handlers import register_exception_handlers
 from app.http import DEFAULT_TIMEOUT, create_http_client
-from app.proxy import create_proxy_route, parsed_api_url
+from app.proxy import URL_CACHE_MAX_LENGTH, create_proxy_route, parsed_api_url
 from app.token_source import TokenSource
 from testing.servers import LiveServer
 
@@ -389,6 +389,14 @@ async def test_urls_with_a_query_are_never_kept_after_their_request(
     assert parsed_api_url.cache_info() == before  # not looked up, not stored
     await browser.get("/api/echo/no-query")
     assert parsed_api_url.cache_info().currsize == before.currsize + 1
+
+
+async def test_long_paths_are_forwarded_but_never_kept(browser: httpx.AsyncClient) -> None:
+    before = parsed_api_url.cache_info()
+    long_path = "/api/echo/" + "a" * URL_CACHE_MAX_LENGTH
+    response = await browser.get(long_path)
+    assert response.json()["raw_path"] == long_path
+    assert parsed_api_url.cache_info() == before
 
 
 async def test_slow_backend_is_504_json(backend: LiveServer) -> None:
