@@ -50,7 +50,7 @@ SESSION_TTL = 60 * 60
 MAX_CALLER_DEPTH = 6  # callers followed to find whose a builtin's time is
 # cProfile's tottime grouped by where the function lives (first match wins).
 COMPONENTS = (
-    ("/app/upstream.py", "our API transport"),
+    ("/app/upstream", "our API transport"),
     ("/app/session", "session middleware + store"),
     ("/app/access_log.py", "logging (access line)"),
     ("/app/", "our proxy, interceptor, middleware"),
