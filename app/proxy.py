@@ -15,6 +15,7 @@ cost more than the rest of the call (bench/README.md, "Where the time goes").
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from functools import lru_cache
 from urllib.parse import quote, unquote
@@ -47,6 +48,8 @@ logger = logging.getLogger(__name__)
 PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 # Decode this many times when looking for `..`: a backend or a framework may decode again.
 MAX_DECODE_ROUNDS = 3
+# A backslash or a control character (C0 or DEL) anywhere in the path refuses it.
+_CONTROL_OR_BACKSLASH = re.compile(r"[\x00-\x1f\x7f\\]")
 # Characters left as they are when the checked path is encoded again for the API.
 PATH_SAFE = "/:@!$&'()*+,;=-._~"
 # Bodies up to this size (by Content-Length) are read whole and sent as one message.
@@ -64,8 +67,7 @@ TokenSourceFor = Callable[[HTTPConnection], TokenSource]
 def _is_unsafe(path: str) -> bool:
     segments = path.split("/")
     return (
-        "\\" in path
-        or any(ord(c) < 0x20 or ord(c) == 0x7F for c in path)
+        _CONTROL_OR_BACKSLASH.search(path) is not None
         or any(segment in (".", "..") for segment in segments)
         or "" in segments[:-1]  # `//` or a leading `/`; a trailing slash is fine
     )
