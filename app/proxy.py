@@ -181,7 +181,8 @@ class ProxyEndpoint:
 
     async def _forward(self, scope: Scope, receive: Receive, url: httpx.URL) -> UpstreamResponse:
         """Send the call to the API with the token the allow-list names; the answer's head."""
-        client = shared_client(HTTPConnection(scope))
+        connection = HTTPConnection(scope, receive)
+        client = shared_client(connection)
         method = scope["method"]
         headers = outgoing_headers(scope, url, client.headers.raw)
         body = self._request_body(scope, receive)
@@ -189,16 +190,14 @@ class ProxyEndpoint:
             headers.append(CHUNKED)
         elif body is None and method in METHODS_WITH_BODY:
             headers.append(EMPTY_BODY)
-        source = self.token_source(HTTPConnection(scope, receive))
+        source = self.token_source(connection)
         for name, value in await client.interceptor.credentials(method, url, source):
             headers.append((name.encode("latin-1"), value.encode("latin-1")))
         return await client.api.exchange(method.encode("ascii"), url, headers, body, client.timeout)
 
     def _request_body(self, scope: Scope, receive: Receive) -> AsyncIterator[bytes] | None:
         """The body as a timed stream, or None when the browser sent none."""
-        if not any(
-            name in (b"content-length", b"transfer-encoding") for name, _ in scope["headers"]
-        ):
+        if not any(name in BODY_HEADERS for name, _ in scope["headers"]):
             return None
         return timed_body(
             _received(receive),
