@@ -15,10 +15,12 @@ from typing import Annotated, Any, cast
 import httpx
 from authlib.integrations.starlette_client import OAuth
 from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
 
 from app.config import Settings
 from app.dpop import DpopKey
 from app.errors import LoginRequired
+from app.http import SharedClient
 from app.logout_token import LogoutTokenVerifier
 from app.oidc import PROVIDER, OidcProvider, provider_metadata
 from app.refresh_once import RefreshCoordinator, SharedSession
@@ -72,13 +74,23 @@ SessionStoreDep = Annotated[SessionStore, Depends(get_session_store)]
 LogoutTokensDep = Annotated[LogoutTokenVerifier, Depends(get_logout_tokens)]
 
 
+def shared_client(connection: HTTPConnection) -> SharedClient:
+    """The shared client, for the `/api/*` proxy (a plain ASGI endpoint, no dependencies)."""
+    return cast(SharedClient, connection.app.state.http)
+
+
 async def get_token_source(request: Request) -> TokenSource:
     """The token manager of this request's session: what the allow-list interceptor asks.
 
     It reads `app.state` itself rather than through SettingsDep, HttpDep, ProviderDep and
-    DpopDep: it runs on every proxied call, and FastAPI resolves each nested dependency at a
-    measurable cost (bench/README.md).  Tests replace this dependency as a whole.
+    DpopDep: FastAPI resolves each nested dependency at a measurable cost (bench/README.md).
+    Tests replace this dependency as a whole.
     """
+    return session_token_source(request)
+
+
+def session_token_source(request: HTTPConnection) -> TokenSource:
+    """`get_token_source` for code outside FastAPI's dependencies (the `/api/*` proxy)."""
     state = request.app.state
     settings = cast(Settings, state.settings)
     provider = cast(OAuth, state.oauth).create_client(PROVIDER)

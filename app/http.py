@@ -84,13 +84,27 @@ class NoCookieJar(CookieJar):
         return None
 
 
+class SharedClient(httpx.AsyncClient):
+    """httpx's client, naming the API's own pool and its interceptor for the proxy.
+
+    The proxy sends to the API through `api` (app/upstream.py) without httpx's request and
+    response models, and asks `interceptor` for the token (app/proxy.py): the same pool, the
+    same allow-list, the same timeouts, all owned, configured and closed by this client.
+    """
+
+    def __init__(self, *, api: UpstreamTransport, interceptor: AllowListAuth, **kwargs: Any):
+        super().__init__(auth=interceptor, **kwargs)
+        self.api = api
+        self.interceptor = interceptor
+
+
 def create_http_client(
     settings: Settings,
     *,
     dpop: DpopKey | None = None,
     timeout: httpx.Timeout = DEFAULT_TIMEOUT,
     limits: httpx.Limits = DEFAULT_LIMITS,
-) -> httpx.AsyncClient:
+) -> SharedClient:
     """The shared client; InvalidAllowList (one sentence) if the allow-list is bad.
 
     Redirects are not followed: the proxy hands them to the browser as they are, and the
@@ -98,12 +112,14 @@ def create_http_client(
     are never stored: one user's API cookie must not ride along on another user's call.
     With `dpop`, DPoP-bound tokens go out with a fresh proof signed by it.
     """
-    auth = AllowListAuth(default_allowed_list(settings), dpop=dpop)
-    return httpx.AsyncClient(
-        auth=auth,
+    interceptor = AllowListAuth(default_allowed_list(settings), dpop=dpop)
+    api = api_transport(limits)
+    return SharedClient(
+        api=api,
+        interceptor=interceptor,
         timeout=timeout,
         limits=limits,
-        mounts={api_origin(settings.api_base_url): api_transport(limits)},
+        mounts={api_origin(settings.api_base_url): api},
         follow_redirects=False,
         cookies=NoCookieJar(),
     )

@@ -71,22 +71,23 @@ class AllowedEntry:
         return self.uri is not None and self.uri.endswith(WILDCARD)
 
     def matches(self, method: str, url: httpx.URL) -> bool:
+        return self.matches_normal(method, _normal_form(url))
+
+    def matches_normal(self, method: str, full: str) -> bool:
+        """`matches`, given the URL's normal form with its query (computed once per call)."""
         if self.http_method is not None and self.http_method != method.upper():
             return False
-        full = _normal_form(url, with_query=True)
         if self.uri_matcher is not None:
             return bool(self.uri_matcher(full))
         assert self.uri is not None  # one of uri / uri_matcher is always set
         if self.is_prefix:
             return full.startswith(self.uri[: -len(WILDCARD)])
-        return self.uri == _normal_form(url, with_query=False)
+        return self.uri == full.partition("?")[0]
 
 
-def _normal_form(url: httpx.URL, *, with_query: bool) -> str:
+def _normal_form(url: httpx.URL) -> str:
     """`scheme://host[:port]/path[?query]`: no userinfo, no fragment, as httpx sends it."""
     path = url.raw_path.decode("ascii")
-    if not with_query:
-        path = path.partition("?")[0]
     host = url.raw_host.decode("ascii")
     if ":" in host:  # an IPv6 literal
         host = f"[{host}]"
@@ -121,7 +122,7 @@ def _check_uri(uri: str) -> str:
             problem = "a query or fragment cannot be matched here"
     if problem:
         raise InvalidAllowList(f"Allow-list entry {uri!r} is invalid: {problem}.")
-    normal = _normal_form(httpx.URL(base), with_query=True)
+    normal = _normal_form(httpx.URL(base))
     return normal + WILDCARD if is_prefix else normal
 
 
@@ -217,8 +218,13 @@ def match(
     entries: Iterable[AllowedEntry], method: str, url: httpx.URL | str
 ) -> AllowedEntry | None:
     """The first entry that matches the request, or None."""
-    url = httpx.URL(url)
-    return next((entry for entry in entries if entry.matches(method, url)), None)
+    if not isinstance(url, httpx.URL):
+        url = httpx.URL(url)
+    full = _normal_form(url)
+    for entry in entries:
+        if entry.matches_normal(method, full):
+            return entry
+    return None
 
 
 class AllowListAuth(httpx.Auth):
@@ -240,15 +246,29 @@ class AllowListAuth(httpx.Auth):
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        entry = match(self.entries, request.method, request.url)
-        if entry is not None:
-            token = await self._token_for(entry, request.extensions.get(TOKEN_SOURCE))
-            if token and self.dpop is not None and self.dpop.binds(token):
-                request.headers["Authorization"] = f"DPoP {token}"
-                request.headers["DPoP"] = self.dpop.proof(request.method, str(request.url), token)
-            elif token:
-                request.headers["Authorization"] = f"Bearer {token}"
+        source = request.extensions.get(TOKEN_SOURCE)
+        for name, value in await self.credentials(request.method, request.url, source):
+            request.headers[name] = value
         yield request
+
+    async def credentials(
+        self, method: str, url: httpx.URL, source: TokenSource | None
+    ) -> list[tuple[str, str]]:
+        """The headers that carry the user's token to `url`: none when no entry matches.
+
+        The one decision both paths share: httpx's auth flow above, and the proxy, which
+        sends to the API without httpx's request models (app/proxy.py).
+        """
+        entry = match(self.entries, method, url)
+        if entry is None:
+            return []
+        token = await self._token_for(entry, source)
+        if token and self.dpop is not None and self.dpop.binds(token):
+            return [
+                ("Authorization", f"DPoP {token}"),
+                ("DPoP", self.dpop.proof(method, str(url), token)),
+            ]
+        return [("Authorization", f"Bearer {token}")] if token else []
 
     @staticmethod
     async def _token_for(entry: AllowedEntry, source: TokenSource | None) -> str | None:

@@ -5,80 +5,69 @@ call on through the allow-list interceptor, which attaches the user's access tok
 stream both ways.  The browser's cookies and `Authorization` never reach the API, hop-by-hop
 headers stay on their hop, and the API's `Set-Cookie` never reaches the browser (the API must
 not set cookies on the app's origin).  Incoming `X-Forwarded-*` and `Forwarded` are replaced
-with the app's own view, as they could be forged.
+with the app's own view, as they could be forged (which headers cross: app/proxy_headers.py).
+
+It is a plain ASGI endpoint, not a FastAPI route, and it sends through the shared client's
+API transport without httpx's request and response models: on the app's busiest path those
+cost more than the rest of the call (bench/README.md, "Where the time goes").
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Callable
+from functools import lru_cache
 from urllib.parse import quote, unquote
 
 import httpx
-from fastapi import APIRouter, Request, Response
-from starlette.background import BackgroundTask
-from starlette.responses import StreamingResponse
+from starlette.requests import ClientDisconnect, HTTPConnection
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from app.config import Settings
-from app.deps import HttpDep, TokenSourceDep
+from app.deps import session_token_source, shared_client
 from app.errors import (
     InvalidProxyPath,
     LoginRequired,
     ProxyBusy,
+    ProxyError,
     SlowUpload,
     TokenUnavailable,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from app.proxy_limits import ProxySlots, Slot, UploadTooSlow, timed_body
-from app.token_source import TokenSource, token_extensions
+from app.proxy_headers import PROXY_PREFIX as PROXY_PREFIX  # what routes to the proxy
+from app.proxy_headers import outgoing_headers, response_headers
+from app.proxy_limits import ProxySlots, UploadTooSlow, timed_body
+from app.token_source import TokenSource
+from app.upstream import UpstreamResponse
 
 logger = logging.getLogger(__name__)
 
-PROXY_PREFIX = "/api/"
 PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-# Hop-by-hop headers (RFC 9110 7.6.1) plus those that must not cross the proxy either way.
-HOP_BY_HOP = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-authenticate",
-        b"proxy-authorization",
-        b"proxy-connection",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-    }
-)
-# `dpop`: proofs are the app's to sign (app/dpop.py); a browser's own would only break calls.
-# X-CSRF-Token is the app's own (app/request_guard.py): the API never needs to see it.
-REQUEST_DROP = HOP_BY_HOP | {
-    b"host",
-    b"cookie",
-    b"authorization",
-    b"dpop",
-    b"expect",
-    b"forwarded",
-    b"x-csrf-token",
-}
-# Date and Server: uvicorn adds its own, and two of each confuse caches and scanners.
-RESPONSE_DROP = HOP_BY_HOP | {b"set-cookie", b"date", b"server"}
-# Redirects into the API are made app-relative: never show the browser its internal URL.
-LOCATION_HEADERS = frozenset({b"location", b"content-location"})
 # Decode this many times when looking for `..`: a backend or a framework may decode again.
 MAX_DECODE_ROUNDS = 3
+# A backslash or a control character (C0 or DEL) anywhere in the path refuses it.
+_CONTROL_OR_BACKSLASH = re.compile(r"[\x00-\x1f\x7f\\]")
 # Characters left as they are when the checked path is encoded again for the API.
 PATH_SAFE = "/:@!$&'()*+,;=-._~"
-# Bodies up to this size (by Content-Length) are read whole and sent as one Response.
+# Bodies up to this size (by Content-Length) are read whole and sent as one message.
 SMALL_BODY = 64 * 1024
+# httpx adds these when a request has no Content-Length; the API sees the same here.
+CHUNKED = (b"Transfer-Encoding", b"chunked")
+EMPTY_BODY = (b"Content-Length", b"0")
+METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+BODY_HEADERS = frozenset({b"content-length", b"transfer-encoding"})  # the browser sent a body
+URL_CACHE_SIZE = 256  # parsed API URLs kept (paths only, see parsed_api_url)
+URL_CACHE_MAX_LENGTH = 512  # characters: longer URLs are parsed each time, never kept
+TokenSourceFor = Callable[[HTTPConnection], TokenSource]
 
 
 def _is_unsafe(path: str) -> bool:
     segments = path.split("/")
     return (
-        "\\" in path
-        or any(ord(c) < 0x20 or ord(c) == 0x7F for c in path)
+        _CONTROL_OR_BACKSLASH.search(path) is not None
         or any(segment in (".", "..") for segment in segments)
         or "" in segments[:-1]  # `//` or a leading `/`; a trailing slash is fine
     )
@@ -99,190 +88,170 @@ def checked_path(path: str) -> str:
     return quote(path, safe=PATH_SAFE)
 
 
-def _connection_tokens(raw: list[tuple[bytes, bytes]]) -> set[bytes]:
-    """Header names the sender listed in `Connection`: hop-by-hop by declaration."""
-    return {
-        token.strip().lower()
-        for name, value in raw
-        if name.lower() == b"connection"
-        for token in value.split(b",")
-        if token.strip()
-    }
+@lru_cache(maxsize=URL_CACHE_SIZE)
+def parsed_api_url(target: str) -> httpx.URL:
+    """The parsed URL of a call without a query: a page calls the same few again and again,
+    and parsing is a twentieth of the proxy's CPU.  Never with a query, which may hold a
+    secret that should not outlive its request."""
+    return httpx.URL(target)
 
 
-def _filtered(raw: list[tuple[bytes, bytes]], drop: frozenset[bytes]) -> list[tuple[bytes, bytes]]:
-    dropped = drop | _connection_tokens(raw)
-    return [(name, value) for name, value in raw if name.lower() not in dropped]
-
-
-def _outgoing_headers(request: Request) -> list[tuple[bytes, bytes]]:
-    # scope["headers"] as the server gave them, not an httpx.Headers copy: less work per call.
-    headers = [
-        (name, value)
-        for name, value in _filtered(request.scope["headers"], REQUEST_DROP)
-        if not name.lower().startswith(b"x-forwarded-")
-    ]
-    forwarded = {
-        b"x-forwarded-for": request.client.host if request.client else "",
-        b"x-forwarded-proto": request.url.scheme,
-        b"x-forwarded-host": request.headers.get("host", ""),
-    }
-    headers += [(k, v.encode("latin-1")) for k, v in forwarded.items() if v]
-    return headers
-
-
-def _request_body(request: Request, settings: Settings) -> AsyncIterator[bytes] | None:
-    """The body as a timed stream, or None when the browser sent none (no chunked empty body)."""
-    has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
-    if not has_body:
-        return None
-    return timed_body(
-        request.stream(),
-        idle_timeout=settings.proxy_body_idle_timeout,
-        total_timeout=settings.proxy_body_timeout,
-    )
-
-
-def _response_headers(upstream: httpx.Response, api_base: str) -> list[tuple[bytes, bytes]]:
-    """The API's headers for the browser; a redirect to API_BASE_URL/api/x becomes /api/x."""
-    internal = f"{api_base}{PROXY_PREFIX}".encode("latin-1")
-    keep = len(internal) - len(PROXY_PREFIX)  # cut API_BASE_URL, keep /api/...
-    return [
-        (
-            name,
-            value[keep:]
-            if name.lower() in LOCATION_HEADERS and value.startswith(internal)
-            else value,
-        )
-        for name, value in _filtered(upstream.headers.raw, RESPONSE_DROP)
-    ]
-
-
-async def _relay(upstream: httpx.Response, slot: Slot) -> AsyncIterator[bytes]:
-    """The API's body as it came (still compressed, if it was), closing it however it ends.
-
-    A failure half-way is not caught: the status is already sent, and letting it raise makes
-    the server abort the connection, so the browser sees a broken download, not a short one.
-    """
-    try:
-        async for chunk in upstream.aiter_raw():
+async def _received(receive: Receive) -> AsyncIterator[bytes]:
+    """The request body as the server hands it over; ClientDisconnect if the browser left."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        if chunk := message.get("body", b""):
             yield chunk
-    finally:
-        await upstream.aclose()
-        slot.release()
+        if not message.get("more_body", False):
+            return
 
 
-def _is_small(upstream: httpx.Response) -> bool:
+def _is_small(upstream: UpstreamResponse) -> bool:
     """Whether the API declared a body of at most SMALL_BODY bytes (JSON answers are)."""
-    length = upstream.headers.get("content-length", "")
+    length = next((v for n, v in upstream.headers if n == b"content-length"), b"")
     return length.isdigit() and int(length) <= SMALL_BODY
 
 
-async def _send(client: httpx.AsyncClient, outgoing: httpx.Request) -> httpx.Response:
-    """Send through the interceptor, turning transport and token failures into ProxyErrors."""
-    try:
-        return await client.send(outgoing, stream=True)
-    except UploadTooSlow as exc:
-        raise SlowUpload from exc
-    except TokenUnavailable as exc:
-        if exc.error == "token_endpoint_unavailable":
-            raise UpstreamUnavailable from exc
-        raise LoginRequired from exc
-    except httpx.TimeoutException as exc:
-        logger.warning("API timed out: %s %s", outgoing.method, outgoing.url.path)
-        raise UpstreamTimeout from exc
-    except httpx.TransportError as exc:
-        logger.warning("API unreachable: %s %s (%s)", outgoing.method, outgoing.url.path, exc)
-        raise UpstreamUnavailable from exc
+# What _proxy_error maps; anything else is raised as it is.
+MAPPED_ERRORS = (UploadTooSlow, TokenUnavailable, httpx.TransportError)
 
 
-def create_proxy_router(settings: Settings) -> APIRouter:
-    """The `/api/{path}` router for `settings.api_base_url`.
+def _proxy_error(
+    exc: UploadTooSlow | TokenUnavailable | httpx.TransportError, method: str, url: httpx.URL
+) -> ProxyError | LoginRequired:
+    """A transport, upload or token failure as the error the app maps to an answer.
 
-    Each call goes out on the shared client (`HttpDep`) with the session's `TokenSourceDep`,
-    from which the interceptor takes the token an allow-list entry asks for.  Its errors
-    (`ProxyError`s, `LoginRequired`) become JSON in app/exception_handlers.py.  Concurrent
-    calls are capped per user and overall (app/proxy_limits.py): ProxyBusy past a cap.
+    A function rather than a context manager: on every call's path, and a `with` block
+    costs a generator where a `try` costs nothing until something fails.
     """
-    router = APIRouter()
-    api_base = settings.api_base_url
-    slots = ProxySlots(
-        total=settings.proxy_max_concurrent,
-        per_user=settings.proxy_max_concurrent_per_user,
-        anonymous=settings.proxy_max_concurrent_anonymous,
-    )
+    if isinstance(exc, UploadTooSlow):
+        return SlowUpload()
+    if isinstance(exc, TokenUnavailable):
+        return (
+            UpstreamUnavailable() if exc.error == "token_endpoint_unavailable" else LoginRequired()
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        logger.warning("API timed out: %s %s", method, url.path)
+        return UpstreamTimeout()
+    logger.warning("API unreachable: %s %s (%s)", method, url.path, exc)
+    return UpstreamUnavailable()
 
-    @router.api_route("/api/{path:path}", methods=PROXY_METHODS, include_in_schema=False)
-    async def proxy(
-        request: Request, path: str, client: HttpDep, tokens: TokenSourceDep
-    ) -> Response:
-        url = f"{api_base}{PROXY_PREFIX}{checked_path(path)}"
-        query = request.scope.get("query_string", b"")
-        if query:  # one URL parse (in build_request), not two
-            url = f"{url}?{query.decode('latin-1')}"
-        slot = slots.acquire(_user_key(request))
+
+class ProxyEndpoint:
+    """The plain ASGI endpoint of `/api/{path}` (see `create_proxy_route`).
+
+    Not a FastAPI route: on the app's busiest path, FastAPI's request objects and
+    dependency resolution cost more than the rest of the endpoint (bench/README.md).
+    """
+
+    def __init__(self, settings: Settings, token_source: TokenSourceFor) -> None:
+        self.settings = settings
+        self.api_base = settings.api_base_url
+        self.token_source = token_source
+        self.slots = ProxySlots(
+            total=settings.proxy_max_concurrent,
+            per_user=settings.proxy_max_concurrent_per_user,
+            anonymous=settings.proxy_max_concurrent_anonymous,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        target = f"{self.api_base}{PROXY_PREFIX}{checked_path(scope['path_params']['path'])}"
+        if query := scope.get("query_string", b""):
+            url = httpx.URL(f"{target}?{query.decode('latin-1')}")
+        elif len(target) <= URL_CACHE_MAX_LENGTH:
+            url = parsed_api_url(target)
+        else:
+            url = httpx.URL(target)
+        slot = self.slots.acquire(_user_key(scope))
         if slot is None:
             raise ProxyBusy
         try:
-            upstream = await _forward(request, url, settings, client, tokens)
-        except BaseException:
+            try:
+                upstream = await self._forward(scope, receive, url)
+            except MAPPED_ERRORS as exc:
+                raise _proxy_error(exc, scope["method"], url) from exc
+            try:
+                await self._relay(upstream, scope["method"], url, send)
+            finally:
+                await upstream.body.aclose()
+        finally:
             slot.release()
-            raise
+
+    async def _forward(self, scope: Scope, receive: Receive, url: httpx.URL) -> UpstreamResponse:
+        """Send the call to the API with the token the allow-list names; the answer's head."""
+        connection = HTTPConnection(scope, receive)
+        client = shared_client(connection)
+        method = scope["method"]
+        headers = outgoing_headers(scope, url, client.headers.raw)
+        body = self._request_body(scope, receive)
+        if body is not None and not any(n == b"content-length" for n, _ in scope["headers"]):
+            headers.append(CHUNKED)
+        elif body is None and method in METHODS_WITH_BODY:
+            headers.append(EMPTY_BODY)
+        source = self.token_source(connection)
+        for name, value in await client.interceptor.credentials(method, url, source):
+            headers.append((name.encode("latin-1"), value.encode("latin-1")))
+        return await client.api.exchange(method.encode("ascii"), url, headers, body, client.timeout)
+
+    def _request_body(self, scope: Scope, receive: Receive) -> AsyncIterator[bytes] | None:
+        """The body as a timed stream, or None when the browser sent none."""
+        if not any(name in BODY_HEADERS for name, _ in scope["headers"]):
+            return None
+        return timed_body(
+            _received(receive),
+            idle_timeout=self.settings.proxy_body_idle_timeout,
+            total_timeout=self.settings.proxy_body_timeout,
+        )
+
+    async def _relay(
+        self, upstream: UpstreamResponse, method: str, url: httpx.URL, send: Send
+    ) -> None:
+        """The API's answer to the browser, its body as it came (still compressed, if it was).
+
+        A small body is read whole first, so a failure reading it is still an error answer.
+        A failure half-way through a streamed one is not caught: the status is already
+        sent, and letting it raise makes the server abort the connection, so the browser
+        sees a broken download, not a short one.
+        """
+        start = {
+            "type": "http.response.start",
+            "status": upstream.status,
+            "headers": response_headers(upstream.headers, self.api_base),
+        }
         if _is_small(upstream):
-            return await _read_whole(upstream, slot, api_base)
-        return _relayed(upstream, slot, api_base)
-
-    return router
-
-
-def _user_key(request: Request) -> str | None:
-    """The logged-in user's id, whom the per-user cap counts; None when anonymous."""
-    user = request.scope.get("session", {}).get("user")
-    return str(user["sub"]) if isinstance(user, dict) and user.get("sub") else None
-
-
-async def _forward(
-    request: Request,
-    url: str,
-    settings: Settings,
-    client: httpx.AsyncClient,
-    tokens: TokenSource,
-) -> httpx.Response:
-    outgoing = client.build_request(
-        request.method,
-        url,
-        headers=_outgoing_headers(request),
-        content=_request_body(request, settings),
-        extensions=token_extensions(tokens),
-    )
-    return await _send(client, outgoing)
+            try:
+                body = await upstream.body.read()
+            except MAPPED_ERRORS as exc:
+                raise _proxy_error(exc, method, url) from exc
+            await send(start)
+            await send({"type": "http.response.body", "body": body})
+            return
+        await send(start)
+        async for chunk in upstream.body:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
 
 
-async def _read_whole(upstream: httpx.Response, slot: Slot, api_base: str) -> Response:
-    """A small answer read at once: a plain Response costs less than a stream's task group.
+def create_proxy_route(
+    settings: Settings, token_source: TokenSourceFor = session_token_source
+) -> Route:
+    """The `/api/{path}` route for `settings.api_base_url`.
 
-    The body is relayed as it came (still compressed, if it was); the slot is given back
-    once it is read, whatever happens.
+    Each call goes out on the shared client's API pool (app/http.py) with the session's
+    token source, from which the interceptor takes the token an allow-list entry asks for.
+    Its errors (`ProxyError`s, `LoginRequired`) become JSON in app/exception_handlers.py.
+    Concurrent calls are capped per user and overall (app/proxy_limits.py): ProxyBusy past a
+    cap.  `token_source`: tests stand in for the session's token manager here.
     """
-    try:
-        body = b"".join([chunk async for chunk in upstream.aiter_raw()])
-    finally:
-        await upstream.aclose()
-        slot.release()
-    response = Response(body, status_code=upstream.status_code)
-    response.raw_headers = _response_headers(upstream, api_base)
-    return response
-
-
-def _relayed(upstream: httpx.Response, slot: Slot, api_base: str) -> Response:
-    """The streamed response; its slot is given back once the body is relayed or dropped."""
-
-    async def finish() -> None:  # if the body is never iterated
-        await upstream.aclose()
-        slot.release()
-
-    response = StreamingResponse(
-        _relay(upstream, slot), status_code=upstream.status_code, background=BackgroundTask(finish)
+    endpoint = ProxyEndpoint(settings, token_source)
+    return Route(
+        f"{PROXY_PREFIX}{{path:path}}", endpoint, methods=PROXY_METHODS, include_in_schema=False
     )
-    response.raw_headers = _response_headers(upstream, api_base)
-    return response
+
+
+def _user_key(scope: Scope) -> str | None:
+    """The logged-in user's id, whom the per-user cap counts; None when anonymous."""
+    user = scope.get("session", {}).get("user")
+    return str(user["sub"]) if isinstance(user, dict) and user.get("sub") else None

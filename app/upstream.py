@@ -8,7 +8,10 @@ and h11 cost about half of the app's CPU per proxied request; this transport is 
 a plain list of idle connections.  aiohttp would do the same job but costs 0.35 s of import
 and 30 MB of RSS in a process that must start in under 2 s and idle small.
 
-One connection carries one request at a time (no pipelining).  Every wait is bounded by the
+The proxy also calls `exchange()` directly: the same pool and timeouts, without httpx's
+request and response models, which cost more than the hop itself (bench/README.md).
+One connection (app/upstream_connection.py) carries one request at a time (no
+pipelining).  Every wait is bounded by the
 request's own httpx timeouts (`connect`, `read`, `write`, `pool`), and failures are raised
 as the httpx exceptions the proxy already maps to 502 and 504.
 """
@@ -16,183 +19,45 @@ as the httpx exceptions the proxy already maps to 502 and 504.
 from __future__ import annotations
 
 import asyncio
-import re
 import ssl
 import time
-from collections import deque
-from collections.abc import AsyncIterator
-from typing import cast
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
 
-import httptools
 import httpx
 
-HIGH_WATER = 256 * 1024  # bytes of response body buffered before reading pauses
+from app.upstream_connection import Connection, Origin
+
 CHUNKED = b"chunked"
-_FORBIDDEN = re.compile(rb"[\r\n\0]")  # never inside a request line or a header
-Origin = tuple[bytes, bytes, int]  # scheme, host, port
+RawHeaders = list[tuple[bytes, bytes]]
 
 
-class _Connection(asyncio.Protocol):
-    """One TCP (or TLS) connection: writes a request, parses the response with httptools."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._parser = httptools.HttpResponseParser(self)
-        self.transport: asyncio.Transport | None = None
-        self.status = 0
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.headers_done = False
-        self.complete = False
-        self.keep_alive = False
-        self.lost = False
-        self.error: Exception | None = None
-        self._chunks: deque[bytes] = deque()
-        self._buffered = 0
-        self._waiter: asyncio.Future[None] | None = None
-        self._writable: asyncio.Future[None] | None = None
-        self.idle_until = 0.0
-        self.origin: Origin = (b"", b"", 0)
-
-    # -- asyncio.Protocol ------------------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transports do not subclass asyncio.Transport, but behave as one.
-        self.transport = cast(asyncio.Transport, transport)
-
-    def data_received(self, data: bytes) -> None:
-        try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserError:
-            self._fail(httpx.RemoteProtocolError("The API sent a malformed response"))
-            self.close()
-
-    def eof_received(self) -> bool | None:
-        return None  # close the transport: half-open connections are of no use here
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = True
-        if not self.complete:
-            self._fail(httpx.ReadError("The API closed the connection"))
-        if self._writable is not None and not self._writable.done():
-            self._writable.set_exception(httpx.WriteError("The API closed the connection"))
-
-    def pause_writing(self) -> None:
-        self._writable = self._loop.create_future()
-
-    def resume_writing(self) -> None:
-        if self._writable is not None and not self._writable.done():
-            self._writable.set_result(None)
-        self._writable = None
-
-    # -- httptools callbacks ---------------------------------------------------------------
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
-
-    def on_headers_complete(self) -> None:
-        self.status = self._parser.get_status_code()
-        self.keep_alive = self._parser.should_keep_alive()
-        self.headers_done = True
-        self._wake()
-
-    def on_body(self, body: bytes) -> None:
-        self._chunks.append(body)
-        self._buffered += len(body)
-        if self._buffered > HIGH_WATER and self.transport is not None:
-            self.transport.pause_reading()
-        self._wake()
-
-    def on_message_complete(self) -> None:
-        self.complete = True
-        self._wake()
-
-    # -- used by the transport -------------------------------------------------------------
-
-    def reset(self) -> None:
-        """Ready for the next request on this connection."""
-        self.status, self.headers, self.headers_done, self.complete = 0, [], False, False
-
-    def usable(self, now: float) -> bool:
-        return not self.lost and self.error is None and now < self.idle_until
-
-    def write(self, data: bytes) -> None:
-        if self.lost or self.transport is None:
-            raise httpx.WriteError("The API closed the connection")
-        self.transport.write(data)
-
-    async def drain(self, seconds: float | None) -> None:
-        if self._writable is not None:
-            await self._bounded(self._writable, seconds, httpx.WriteTimeout)
-
-    async def wait(self, seconds: float | None) -> None:
-        """Until the parser has more for us (headers, body, the end) or the link fails."""
-        if self.error is not None:
-            raise self.error
-        self._waiter = self._loop.create_future()
-        try:
-            await self._bounded(self._waiter, seconds, httpx.ReadTimeout)
-        finally:
-            self._waiter = None
-
-    async def _bounded(
-        self, future: asyncio.Future[None], seconds: float | None, error: type[Exception]
-    ) -> None:
-        # call_later, not asyncio.wait_for: no extra task per wait on the hot path.
-        handle = None
-        if seconds is not None:
-            handle = self._loop.call_later(seconds, _expire, future, error)
-        try:
-            await future
-        finally:
-            if handle is not None:
-                handle.cancel()
-
-    @property
-    def buffered(self) -> bool:
-        return bool(self._chunks)
-
-    def take_body(self) -> list[bytes]:
-        chunks, self._chunks, self._buffered = list(self._chunks), deque(), 0
-        if self.transport is not None and not self.lost:
-            self.transport.resume_reading()
-        return chunks
-
-    def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
-        self.lost = True
-
-    def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-
-    def _fail(self, error: Exception) -> None:
-        if self.error is None:
-            self.error = error
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_exception(error)
-
-
-def _head(request: httpx.Request) -> bytes:
+def _head(method: bytes, target: bytes, headers: RawHeaders) -> bytes:
     """The request line and headers; LocalProtocolError if a part could split them."""
-    method, target = request.method.encode("ascii"), request.url.raw_path
-    raw = request.headers.raw
-    if _FORBIDDEN.search(b" ".join([method, target, *(part for pair in raw for part in pair)])):
-        raise httpx.LocalProtocolError("Refusing a request head with control characters")
-    lines = [b"%s %s HTTP/1.1\r\n" % (method, target), *(b"%s: %s\r\n" % pair for pair in raw)]
+    lines = [b"%s %s HTTP/1.1\r\n" % (method, target), *(b"%s: %s\r\n" % pair for pair in headers)]
     lines.append(b"\r\n")
-    return b"".join(lines)
+    head = b"".join(lines)
+    # Every CR and LF in the head must be one of ours, one pair per line: a part holding
+    # one more could end a header early and start another, or the body.
+    lines_ended = len(lines)
+    if head.count(b"\r") != lines_ended or head.count(b"\n") != lines_ended or b"\0" in head:
+        raise httpx.LocalProtocolError("Refusing a request head with control characters")
+    return head
 
 
-def _expire(future: asyncio.Future[None], error: type[Exception]) -> None:
-    if not future.done():
-        future.set_exception(error("The API did not answer in time"))
+@dataclass
+class UpstreamResponse:
+    """An answer's status and raw headers; `body` streams the rest (aclose() it)."""
+
+    status: int
+    headers: RawHeaders
+    body: _ResponseStream
 
 
 class _ResponseStream(httpx.AsyncByteStream):
     """The response body as it arrives; closing it returns the connection to the pool."""
 
-    def __init__(self, pool: UpstreamTransport, connection: _Connection, seconds: float | None):
+    def __init__(self, pool: UpstreamTransport, connection: Connection, seconds: float | None):
         self._pool, self._connection, self._timeout = pool, connection, seconds
         self._closed = False
 
@@ -205,6 +70,14 @@ class _ResponseStream(httpx.AsyncByteStream):
                 return
             if not connection.buffered:  # more may have come while the caller had a chunk
                 await connection.wait(self._timeout)
+
+    async def read(self) -> bytes:
+        """The whole body.  Without an async generator when it is all here already, as a
+        small answer usually is by the time its head is parsed."""
+        connection = self._connection
+        if connection.complete:
+            return b"".join(connection.take_body())
+        return b"".join([chunk async for chunk in self])
 
     async def aclose(self) -> None:
         if not self._closed:
@@ -226,34 +99,58 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
         self._slots = asyncio.Semaphore(max_connections)
         self._max_keepalive = max_keepalive
         self._expiry = keepalive_expiry
-        self._idle: dict[Origin, list[_Connection]] = {}
+        self._idle: dict[Origin, list[Connection]] = {}
         self._ssl: ssl.SSLContext | None = None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        timeouts = request.extensions.get("timeout", {})
-        await self._acquire_slot(timeouts.get("pool"))
+        assert isinstance(request.stream, httpx.AsyncByteStream)
+        answer = await self.exchange(
+            request.method.encode("ascii"),
+            request.url,
+            request.headers.raw,
+            request.stream,
+            httpx.Timeout(**request.extensions.get("timeout", {})),
+        )
+        return httpx.Response(
+            answer.status,
+            headers=answer.headers,
+            stream=answer.body,
+            extensions={"http_version": b"HTTP/1.1"},
+        )
+
+    async def exchange(
+        self,
+        method: bytes,
+        url: httpx.URL,
+        headers: RawHeaders,
+        body: AsyncIterable[bytes] | None,
+        timeouts: httpx.Timeout,
+    ) -> UpstreamResponse:
+        """Send one request and read the answer's head; the body streams from `.body`.
+
+        What `handle_async_request` does for httpx, without httpx's Request and Response
+        models: the proxy calls it directly (see app/proxy.py).  `headers` go out as
+        given, Host included; a body goes chunked when they say `Transfer-Encoding: chunked`.
+        The caller must `aclose()` the body, which gives the connection back.
+        """
+        await self._acquire_slot(timeouts.pool)
         try:
-            connection = await self._connection_for(request.url, timeouts.get("connect"))
+            connection = await self._connection_for(url, timeouts.connect)
         except BaseException:
             self._slots.release()
             raise
         try:
-            await self._send(connection, request, timeouts.get("write"))
-            read = timeouts.get("read")
+            await self._send(connection, method, url.raw_path, headers, body, timeouts.write)
             while not connection.headers_done:
-                await connection.wait(read)
+                await connection.wait(timeouts.read)
         except BaseException:
             connection.close()
             self._slots.release()
             raise
-        if request.method == "HEAD":
+        if method == b"HEAD":
             connection.complete, connection.keep_alive = True, False  # llhttp expects a body
-        return httpx.Response(
-            connection.status,
-            headers=connection.headers,
-            stream=_ResponseStream(self, connection, read),
-            extensions={"http_version": b"HTTP/1.1"},
-        )
+        stream = _ResponseStream(self, connection, timeouts.read)
+        return UpstreamResponse(connection.status, connection.headers, stream)
 
     async def _acquire_slot(self, seconds: float | None) -> None:
         if not self._slots.locked():
@@ -264,7 +161,7 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
         except TimeoutError:
             raise httpx.PoolTimeout("No connection to the API became free in time") from None
 
-    async def _connection_for(self, url: httpx.URL, seconds: float | None) -> _Connection:
+    async def _connection_for(self, url: httpx.URL, seconds: float | None) -> Connection:
         key = (url.raw_scheme, url.raw_host, url.port or (443 if url.scheme == "https" else 80))
         idle, now = self._idle.get(key), time.monotonic()
         while idle:
@@ -275,7 +172,7 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
             connection.close()
         return await self._connect(key, seconds)
 
-    async def _connect(self, key: Origin, seconds: float | None) -> _Connection:
+    async def _connect(self, key: Origin, seconds: float | None) -> Connection:
         scheme, host, port = key
         loop = asyncio.get_running_loop()
         context = None
@@ -285,7 +182,7 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
         try:
             async with asyncio.timeout(seconds):
                 _, connection = await loop.create_connection(
-                    lambda: _Connection(loop), host.decode("ascii"), port, ssl=context
+                    lambda: Connection(loop), host.decode("ascii"), port, ssl=context
                 )
         except TimeoutError:
             raise httpx.ConnectTimeout("Connecting to the API timed out") from None
@@ -295,12 +192,22 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
         return connection
 
     async def _send(
-        self, connection: _Connection, request: httpx.Request, seconds: float | None
+        self,
+        connection: Connection,
+        method: bytes,
+        target: bytes,
+        headers: RawHeaders,
+        body: AsyncIterable[bytes] | None,
+        seconds: float | None,
     ) -> None:
-        connection.write(_head(request))
-        chunked = request.headers.get("transfer-encoding", "").lower() == "chunked"
-        assert isinstance(request.stream, httpx.AsyncByteStream)
-        async for chunk in request.stream:
+        connection.write(_head(method, target, headers))
+        if body is None:
+            return
+        chunked = any(
+            name.lower() == b"transfer-encoding" and value.lower() == CHUNKED
+            for name, value in headers
+        )
+        async for chunk in body:
             if chunk:
                 connection.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
                 await connection.drain(seconds)
@@ -308,7 +215,7 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
             connection.write(b"0\r\n\r\n")
         await connection.drain(seconds)
 
-    def release(self, connection: _Connection) -> None:
+    def release(self, connection: Connection) -> None:
         """Keep a connection whose response was read to the end; close any other."""
         self._slots.release()
         if not (connection.complete and connection.keep_alive and not connection.lost):

@@ -40,20 +40,23 @@ SHORTFALL_NOTES = {
         "check api/jwks.py's max-age and cooldown."
     ),
     "proxy": (
-        "Proxy adds more than 1 ms: the app still spends well over half a millisecond of "
-        "CPU per proxied call after the lean transport (app/upstream.py): httpx's client "
-        "layer (request/response models, URL parsing, the auth-flow generator that carries "
-        "the allow-list interceptor), FastAPI's routing and dependency resolution, the "
-        "session middleware (cookie signature, decompress and decode) and the access line.  "
-        "Closing it: a pure-ASGI proxy route that skips FastAPI's request handling and "
-        "builds the upstream request without httpx's models, keeping the interceptor's "
-        "matching; or a second app worker."
+        "Proxy adds more than 1 ms: the proxied call costs the app about 0.35-0.45 ms of CPU "
+        "(`python -m bench.proxy_cpu`; 0.8-1 ms before the plain ASGI endpoint), plus one more "
+        "loopback hop, so a figure above 1 ms means the app's core was shared (other load "
+        "on the machine) or something on the path grew.  What is left, by `bench.proxy_cpu "
+        "--profile`: the session (cookie signature, record decode and the per-key change "
+        "snapshot taken at load and again at the response, about a quarter), our proxy and "
+        "middleware, the transport, FastAPI/Starlette's outer layers and the access line.  "
+        "Closing more: a cheaper session change check (no JSON dump per key on a request "
+        "that changed nothing), or a second app worker."
     ),
     "proxy_rps": (
-        "Proxy throughput below half the direct path: the app process is single-threaded "
-        "and CPU-bound at 64 connections, while on the direct path the API's cached token "
-        "makes each request cheap; see the note on the added p50 for where the app's CPU "
-        "goes and what would close it."
+        "Proxy throughput below half the direct path: the app is one single-threaded process "
+        "and CPU-bound at 64 connections, while the direct path costs the API little (its "
+        "verified-token cache).  On a 2-core machine the app takes one core and the API and "
+        "wrk share the other, so a run while anything else works measures the sharing.  "
+        "See the added-p50 note for where the app's CPU goes; `WEB_CONCURRENCY=2` gives the "
+        "app a worker per core where there are cores to spare."
     ),
     "proxy_errors": "Proxy errors: the run measured failures, not latency; see the app's log.",
     "api_errors": "API errors: the run measured failures, not throughput.",

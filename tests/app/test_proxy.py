@@ -13,14 +13,14 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.config import Settings
-from app.deps import get_token_source
 from app.errors import TokenUnavailable
 from app.exception_handlers import register_exception_handlers
 from app.http import DEFAULT_TIMEOUT, create_http_client
-from app.proxy import create_proxy_router
+from app.proxy import URL_CACHE_MAX_LENGTH, create_proxy_route, parsed_api_url
 from app.token_source import TokenSource
 from testing.servers import LiveServer
 
@@ -43,7 +43,7 @@ class FakeSource:
         return f"token-for-{audience}"
 
 
-async def fake_token_source(request: Request) -> TokenSource:
+def fake_token_source(request: HTTPConnection) -> TokenSource:
     """Stands in for the session's token manager: `X-Test-User` logs in, `X-Test-Error` fails.
 
     Without either, it answers as the real one does for a visitor: `login_required`.
@@ -86,6 +86,14 @@ def backend_app(seen: list[str]) -> ASGIApp:
     async def public(request: Request) -> dict[str, str | None]:
         return {"authorization": request.headers.get("authorization")}
 
+    @api.get("/api/cut-short")
+    async def cut_short() -> StreamingResponse:
+        async def body() -> AsyncIterator[bytes]:
+            yield b"part"
+            raise RuntimeError("the API fails half-way")  # uvicorn drops the connection
+
+        return StreamingResponse(body(), headers={"Content-Length": "100"})
+
     @api.get("/api/slow")
     async def slow() -> dict[str, str]:
         await asyncio.sleep(SLOW_SECONDS)
@@ -110,9 +118,8 @@ def proxy_app(api_base_url: str, timeout: httpx.Timeout | None = None, **overrid
             yield
 
     app = FastAPI(lifespan=lifespan)
-    app.include_router(create_proxy_router(settings))
+    app.router.routes.append(create_proxy_route(settings, token_source=fake_token_source))
     register_exception_handlers(app)
-    app.dependency_overrides[get_token_source] = fake_token_source
     app.add_middleware(FakeSession)
     return app
 
@@ -336,6 +343,60 @@ async def test_backend_down_is_502_json_and_recovers() -> None:
         "error_description": "The API is unavailable; try again shortly.",
     }
     assert up.status_code == 200
+
+
+async def test_a_small_answer_cut_short_is_502_json_not_half_a_body(
+    browser: httpx.AsyncClient,
+) -> None:
+    response = await browser.get("/api/cut-short")
+    assert response.status_code == 502
+    assert response.json()["error"] == "bad_gateway"
+    assert (await browser.get("/api/echo/after")).status_code == 200  # the pool recovered
+
+
+async def test_a_post_without_a_body_says_so_and_a_streamed_one_is_chunked(
+    browser: httpx.AsyncClient,
+) -> None:
+    empty = received_headers(await browser.post("/api/echo/empty"))
+    assert empty["content-length"] == "0"
+    assert "transfer-encoding" not in empty
+
+    async def upload() -> AsyncIterator[bytes]:
+        yield b"streamed"
+
+    streamed = await browser.post("/api/echo/streamed", content=upload())
+    assert streamed.json()["size"] == len(b"streamed")
+    assert received_headers(streamed)["transfer-encoding"] == "chunked"
+    assert "content-length" not in received_headers(streamed)
+
+
+async def test_the_api_sees_one_host_its_own_first(
+    browser: httpx.AsyncClient, backend: LiveServer
+) -> None:
+    response = await browser.get("/api/echo/host", headers={"Host": "app.example"})
+    names = [name for name, _ in response.json()["headers"]]
+    assert names[0] == "host"
+    assert names.count("host") == 1
+    assert received_headers(response)["host"] == httpx.URL(backend.url).netloc.decode()
+    assert received_headers(response)["x-forwarded-host"] == "app.example"
+
+
+async def test_urls_with_a_query_are_never_kept_after_their_request(
+    browser: httpx.AsyncClient,
+) -> None:
+    before = parsed_api_url.cache_info()
+    await browser.get("/api/echo/query", params={"api_key": "secret-in-a-query"})
+    assert parsed_api_url.cache_info() == before  # not looked up, not stored
+    await browser.get("/api/echo/no-query")
+    assert parsed_api_url.cache_info().currsize == before.currsize + 1
+
+
+async def test_long_paths_are_forwarded_but_never_kept(browser: httpx.AsyncClient) -> None:
+    before = parsed_api_url.cache_info()
+    long_path = "/api/echo/" + "a" * URL_CACHE_MAX_LENGTH
+    response = await browser.get(long_path)
+    assert response.json()["raw_path"] == long_path
+    assert parsed_api_url.cache_info() == before
 
 
 async def test_slow_backend_is_504_json(backend: LiveServer) -> None:

@@ -95,6 +95,26 @@ async def test_a_header_value_that_would_split_the_request_is_refused(
     assert (await client.get("/echo")).status_code == 200  # and the pool still works
 
 
+@pytest.mark.parametrize(
+    "value", [b"ok\r\nX-Injected: 1", b"lone\nfeed", b"lone\rreturn", b"nul\x00byte"]
+)
+async def test_exchange_refuses_a_head_part_that_could_split_the_request(
+    server: LiveServer, peers: list[tuple[str, int]], value: bytes
+) -> None:
+    """exchange() gets raw headers (the proxy's), which nothing in httpx has checked."""
+    transport = UpstreamTransport(max_connections=1, max_keepalive=1, keepalive_expiry=3.0)
+    url, timeouts = httpx.URL(f"{server.url}/echo"), httpx.Timeout(5.0)
+    host = (b"host", url.netloc)
+    before = len(peers)
+    with pytest.raises(httpx.LocalProtocolError):
+        await transport.exchange(b"GET", url, [host, (b"x-a", value)], None, timeouts)
+    answer = await transport.exchange(b"GET", url, [host], None, timeouts)
+    await answer.body.aclose()
+    await transport.aclose()
+    assert len(peers) == before + 1  # only the honest request reached the far end
+    assert answer.status == 200  # and the slot the refused one took was given back
+
+
 async def test_a_slow_answer_is_a_read_timeout(server: LiveServer) -> None:
     transport = UpstreamTransport(max_connections=1, max_keepalive=1, keepalive_expiry=3.0)
     timeout = httpx.Timeout(5.0, read=SLOW_SECONDS / 5)

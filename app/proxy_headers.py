@@ -1,0 +1,102 @@
+"""Which headers cross the `/api/*` proxy, each way (app/proxy.py).
+
+Hop-by-hop headers (RFC 9110 7.6.1, and any the sender lists in `Connection`) stay on their
+hop.  The browser's cookies, `Authorization`, `DPoP`, `Expect`, `Forwarded` and
+`X-Forwarded-*` never reach the API: the app sends its own view of the last three.  The
+API's `Set-Cookie`, `Date` and `Server` never reach the browser, and a redirect into the
+API is made app-relative.  Names are compared lower-case: ASGI's request headers are, and
+so are the transport's response headers (app/upstream.py).
+"""
+
+from __future__ import annotations
+
+import httpx
+from starlette.types import Scope
+
+from app.upstream import RawHeaders
+
+PROXY_PREFIX = "/api/"
+# Hop-by-hop headers (RFC 9110 7.6.1) plus those that must not cross the proxy either way.
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    }
+)
+# `dpop`: proofs are the app's to sign (app/dpop.py); a browser's own would only break calls.
+# X-CSRF-Token is the app's own (app/request_guard.py): the API never needs to see it.
+REQUEST_DROP = HOP_BY_HOP | {
+    b"host",
+    b"cookie",
+    b"authorization",
+    b"dpop",
+    b"expect",
+    b"forwarded",
+    b"x-csrf-token",
+}
+# Date and Server: uvicorn adds its own, and two of each confuse caches and scanners.
+RESPONSE_DROP = HOP_BY_HOP | {b"set-cookie", b"date", b"server"}
+# Redirects into the API are made app-relative: never show the browser its internal URL.
+LOCATION_HEADERS = frozenset({b"location", b"content-location"})
+
+
+def _connection_tokens(raw: RawHeaders) -> set[bytes]:
+    """Header names the sender listed in `Connection`: hop-by-hop by declaration."""
+    return {
+        token.strip().lower()
+        for name, value in raw
+        if name == b"connection"
+        for token in value.split(b",")
+        if token.strip()
+    }
+
+
+def _filtered(raw: RawHeaders, drop: frozenset[bytes]) -> RawHeaders:
+    """`raw` without the `drop` names; names are lower-case (ASGI's, and the transport's)."""
+    listed = _connection_tokens(raw)
+    dropped = drop | listed if listed else drop
+    return [(name, value) for name, value in raw if name not in dropped]
+
+
+def outgoing_headers(scope: Scope, url: httpx.URL, defaults: RawHeaders) -> RawHeaders:
+    """The browser's headers for the API, in the order httpx would send them: Host, the
+    client's defaults the browser did not send, then the browser's own (filtered)."""
+    # scope["headers"] as the server gave them, not an httpx.Headers copy: less work per call.
+    headers = [
+        (name, value)
+        for name, value in _filtered(scope["headers"], REQUEST_DROP)
+        if not name.startswith(b"x-forwarded-")
+    ]
+    client, host = scope.get("client"), next((v for n, v in scope["headers"] if n == b"host"), b"")
+    forwarded = {
+        b"x-forwarded-for": client[0].encode("latin-1") if client else b"",
+        b"x-forwarded-proto": scope["scheme"].encode("latin-1"),
+        b"x-forwarded-host": host,
+    }
+    headers += [(name, value) for name, value in forwarded.items() if value]
+    sent = {name for name, _ in headers}
+    return [
+        (b"Host", url.netloc),
+        *(pair for pair in defaults if pair[0].lower() not in sent),
+        *headers,
+    ]
+
+
+def response_headers(raw: RawHeaders, api_base: str) -> RawHeaders:
+    """The API's headers for the browser; a redirect to API_BASE_URL/api/x becomes /api/x."""
+    internal = f"{api_base}{PROXY_PREFIX}".encode("latin-1")
+    keep = len(internal) - len(PROXY_PREFIX)  # cut API_BASE_URL, keep /api/...
+    return [
+        (
+            name,
+            value[keep:] if name in LOCATION_HEADERS and value.startswith(internal) else value,
+        )
+        for name, value in _filtered(raw, RESPONSE_DROP)
+    ]

@@ -1,0 +1,165 @@
+"""One keep-alive HTTP/1.1 connection to the API: asyncio's Protocol and httptools' parser.
+
+app/upstream.py keeps a pool of these.  A connection writes one request at a time and
+parses the answer as it arrives; its waits are bounded by the caller's timeouts and its
+failures are the httpx exceptions the proxy maps to 502 and 504.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import cast
+
+import httptools
+import httpx
+
+HIGH_WATER = 256 * 1024  # bytes of response body buffered before reading pauses
+Origin = tuple[bytes, bytes, int]  # scheme, host, port
+
+
+class Connection(asyncio.Protocol):
+    """One TCP (or TLS) connection: writes a request, parses the response with httptools."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._parser = httptools.HttpResponseParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.headers_done = False
+        self.complete = False
+        self.keep_alive = False
+        self.lost = False
+        self.error: Exception | None = None
+        self._chunks: deque[bytes] = deque()
+        self._buffered = 0
+        self._waiter: asyncio.Future[None] | None = None
+        self._writable: asyncio.Future[None] | None = None
+        self.idle_until = 0.0
+        self.origin: Origin = (b"", b"", 0)
+
+    # -- asyncio.Protocol ------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports do not subclass asyncio.Transport, but behave as one.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError:
+            self._fail(httpx.RemoteProtocolError("The API sent a malformed response"))
+            self.close()
+
+    def eof_received(self) -> bool | None:
+        return None  # close the transport: half-open connections are of no use here
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        if not self.complete:
+            self._fail(httpx.ReadError("The API closed the connection"))
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_exception(httpx.WriteError("The API closed the connection"))
+
+    def pause_writing(self) -> None:
+        self._writable = self._loop.create_future()
+
+    def resume_writing(self) -> None:
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+        self._writable = None
+
+    # -- httptools callbacks ---------------------------------------------------------------
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        # Lower-cased once here, as ASGI wants them: the proxy compares names many times.
+        self.headers.append((name.lower(), value))
+
+    def on_headers_complete(self) -> None:
+        self.status = self._parser.get_status_code()
+        self.keep_alive = self._parser.should_keep_alive()
+        self.headers_done = True
+        self._wake()
+
+    def on_body(self, body: bytes) -> None:
+        self._chunks.append(body)
+        self._buffered += len(body)
+        if self._buffered > HIGH_WATER and self.transport is not None:
+            self.transport.pause_reading()
+        self._wake()
+
+    def on_message_complete(self) -> None:
+        self.complete = True
+        self._wake()
+
+    # -- used by the transport -------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Ready for the next request on this connection."""
+        self.status, self.headers, self.headers_done, self.complete = 0, [], False, False
+
+    def usable(self, now: float) -> bool:
+        return not self.lost and self.error is None and now < self.idle_until
+
+    def write(self, data: bytes) -> None:
+        if self.lost or self.transport is None:
+            raise httpx.WriteError("The API closed the connection")
+        self.transport.write(data)
+
+    async def drain(self, seconds: float | None) -> None:
+        if self._writable is not None:
+            await self._bounded(self._writable, seconds, httpx.WriteTimeout)
+
+    async def wait(self, seconds: float | None) -> None:
+        """Until the parser has more for us (headers, body, the end) or the link fails."""
+        if self.error is not None:
+            raise self.error
+        self._waiter = self._loop.create_future()
+        try:
+            await self._bounded(self._waiter, seconds, httpx.ReadTimeout)
+        finally:
+            self._waiter = None
+
+    async def _bounded(
+        self, future: asyncio.Future[None], seconds: float | None, error: type[Exception]
+    ) -> None:
+        # call_later, not asyncio.wait_for: no extra task per wait on the hot path.
+        handle = None
+        if seconds is not None:
+            handle = self._loop.call_later(seconds, _expire, future, error)
+        try:
+            await future
+        finally:
+            if handle is not None:
+                handle.cancel()
+
+    @property
+    def buffered(self) -> bool:
+        return bool(self._chunks)
+
+    def take_body(self) -> list[bytes]:
+        chunks, self._chunks, self._buffered = list(self._chunks), deque(), 0
+        if self.transport is not None and not self.lost:
+            self.transport.resume_reading()
+        return chunks
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+        self.lost = True
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def _fail(self, error: Exception) -> None:
+        if self.error is None:
+            self.error = error
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(error)
+
+
+def _expire(future: asyncio.Future[None], error: type[Exception]) -> None:
+    if not future.done():
+        future.set_exception(error("The API did not answer in time"))
