@@ -89,8 +89,9 @@ class ManagedProcess(StartStop):
         deadline = time.monotonic() + timeout
         with httpx.Client(timeout=1.0) as client:
             while True:
-                if self._process is not None and self._process.poll() is not None:
-                    raise ProcessDidNotStart(f"{self.name} exited while starting:\n{self.output()}")
+                if self._process is not None and (code := self._process.poll()) is not None:
+                    message = f"{self.name} exited while starting (status {code}):\n"
+                    raise ProcessDidNotStart(message + self.output())
                 try:
                     client.get(self.url + self.ready_path)
                     return
