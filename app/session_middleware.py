@@ -24,7 +24,6 @@ import math
 import time
 from typing import Any
 
-from itsdangerous import BadSignature, TimestampSigner
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,7 +31,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.config import SESSION_ABSOLUTE_TIMEOUT, SESSION_COOKIE, SESSION_IDLE_TIMEOUT
 from app.errors import SessionStoreUnavailable
 from app.exception_handlers import session_store_unavailable_response
-from app.session_state import SCOPE_STATE, SessionState, new_session_id, snapshot
+from app.session_signer import SessionSigner
+from app.session_state import (
+    SCOPE_STATE,
+    SessionState,
+    changed_keys,
+    new_session_id,
+    snapshot,
+)
 from app.session_store import SessionRecord, SessionStore
 
 SESSION_SALT = "app.session"  # separates session-cookie signatures from any other use of the key
@@ -70,7 +76,7 @@ class ServerSessionMiddleware:
             raise ValueError("ServerSessionMiddleware needs a non-empty secret")
         self.app = app
         self.store = store
-        self.signer = TimestampSigner(secret, salt=SESSION_SALT)
+        self.signer = SessionSigner(secret, SESSION_SALT, absolute_timeout)
         self.cookie_name = cookie_name
         self.idle_timeout = idle_timeout
         self.absolute_timeout = absolute_timeout
@@ -112,13 +118,6 @@ class ServerSessionMiddleware:
         response = session_store_unavailable_response(connection)
         await response(connection.scope, receive, send)
 
-    def _unsign(self, value: str) -> str | None:
-        """The session id in a cookie value, or None when the signature is bad or too old."""
-        try:
-            return self.signer.unsign(value, max_age=self.absolute_timeout).decode()
-        except (BadSignature, UnicodeDecodeError):
-            return None
-
     def _expired(self, record: SessionRecord, now: float) -> bool:
         created, seen = record.get(CREATED), record.get(SEEN)
         if not isinstance(created, int | float) or not isinstance(seen, int | float):
@@ -128,7 +127,7 @@ class ServerSessionMiddleware:
     async def _load(self, connection: HTTPConnection) -> tuple[SessionState, dict[str, Any]]:
         now = time.time()
         cookie = connection.cookies.get(self.cookie_name)
-        sid = self._unsign(cookie) if cookie else None
+        sid = self.signer.session_id(cookie) if cookie else None
         record = await self.store.load(sid) if sid else None
         if sid and record is not None and self._expired(record, now):
             await self.store.delete(sid)
@@ -152,11 +151,8 @@ class ServerSessionMiddleware:
             if old_sid is not None:
                 await self.store.delete(old_sid)
             return self._cookie(self.signer.sign(state.sid).decode(), self._remaining(state, now))
-        current = snapshot(data)
-        changed = {
-            key: data[key] for key, dumped in current.items() if state.snapshot.get(key) != dumped
-        }
-        removed = state.snapshot.keys() - current.keys()
+        changed = changed_keys(data, state.snapshot)
+        removed = state.snapshot.keys() - data.keys()
         if not changed and not removed and now - state.seen < self.refresh_interval:
             return None
         merged = await self._merge(state, changed, removed, now)

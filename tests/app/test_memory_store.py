@@ -7,7 +7,7 @@ import secrets
 
 import pytest
 
-from app.memory_store import MemorySessionStore
+from app.memory_store import RECENT_BYTES, RECENT_RECORDS, MemorySessionStore
 from app.session_store import encode_record
 
 RECORD = {"user": {"sub": "auth0|0123456789abcdef01234567"}, "_state_auth0_x": {"exp": 1.5}}
@@ -151,3 +151,67 @@ async def test_links_shrink_to_one_session_and_grow_again() -> None:
     assert await store.delete_linked("user") == 1
     assert await store.load("c") is None
     assert await store.delete_linked("user") == 0
+
+
+# Records read lately are kept unpacked: a load must still see every write since.
+
+
+async def test_a_record_read_lately_comes_back_as_a_deep_copy() -> None:
+    store = MemorySessionStore(10)
+    await store.save("a", RECORD, ttl=60)
+    for _ in range(3):  # the first load unpacks, the others use the kept copy
+        loaded = await store.load("a")
+        assert loaded == RECORD
+        loaded["user"]["sub"] = "auth0|mallory"
+        loaded["_state_auth0_x"].clear()
+        loaded["n"] = 1
+    assert await store.load("a") == RECORD
+
+
+async def test_every_write_is_seen_by_the_next_load_of_a_record_read_lately() -> None:
+    store = MemorySessionStore(10)
+    await store.save("a", RECORD, ttl=60)
+    await store.load("a")
+    await store.save("a", {**RECORD, "n": 1}, ttl=60)
+    assert await store.load("a") == {**RECORD, "n": 1}
+    await store.modify("a", lambda record: {**record, "n": 2})
+    assert await store.load("a") == {**RECORD, "n": 2}
+    await store.save("a", {"return_to": "/"}, ttl=60, pending=True)  # moved to the other space
+    assert await store.load("a") == {"return_to": "/"}
+    await store.save("a", RECORD, ttl=60)
+    assert await store.load("a") == RECORD
+    await store.link("a", ["tenant-sid"], ttl=60)
+    assert await store.delete_linked("tenant-sid") == 1
+    assert await store.load("a") is None
+    await store.save("a", RECORD, ttl=60)
+    await store.load("a")
+    await store.delete("a")
+    assert await store.load("a") is None
+
+
+async def test_an_evicted_or_expired_record_read_lately_is_gone() -> None:
+    store = MemorySessionStore(1)
+    await store.save("a", RECORD, ttl=60)
+    await store.load("a")
+    await store.save("b", RECORD, ttl=60)  # evicts "a"
+    assert await store.load("a") is None
+    await store.save("c", RECORD, ttl=1)
+    await store.load("c")
+    await asyncio.sleep(1.1)
+    assert await store.load("c") is None
+
+
+async def test_records_kept_unpacked_are_bounded_by_count_and_bytes() -> None:
+    store = MemorySessionStore(1000)
+    for i in range(RECENT_RECORDS * 2):
+        await store.save(f"s{i}", {"i": i}, ttl=60)
+        await store.load(f"s{i}")
+    assert len(store._users.recent.entries) == RECENT_RECORDS
+    assert "s0" not in store._users.recent.entries  # the least recently read went first
+    assert await store.load("s0") == {"i": 0}  # unpacked again
+    big = {"pad": secrets.token_bytes(RECENT_BYTES // 8).hex()}  # a quarter of the bytes
+    for i in range(8):
+        await store.save(f"big{i}", big, ttl=60)
+        assert await store.load(f"big{i}") == big
+    assert store._users.recent.bytes <= RECENT_BYTES
+    assert len(store._users.recent.entries) < RECENT_RECORDS

@@ -136,6 +136,43 @@ def test_unchanged_session_sends_no_new_cookie(client: httpx.Client) -> None:
     assert set_cookie_headers(client.get("/read")) == []
 
 
+class CountingStore(MemorySessionStore):
+    """A memory store that counts the writes it is asked for."""
+
+    def __init__(self) -> None:
+        super().__init__(100)
+        self.writes: list[str] = []
+
+    async def save(
+        self, sid: str, data: dict[str, Any], ttl: int, *, pending: bool = False
+    ) -> None:
+        self.writes.append("save")
+        await super().save(sid, data, ttl, pending=pending)
+
+    async def modify(self, sid: str, change: Any, ttl: int | None = None) -> Any:
+        self.writes.append("modify")
+        return await super().modify(sid, change, ttl)
+
+    async def delete(self, sid: str) -> None:
+        self.writes.append("delete")
+        await super().delete(sid)
+
+
+def test_reading_an_unchanged_session_writes_nothing() -> None:
+    store = CountingStore()
+    for client in serve(store, idle_timeout=2, absolute_timeout=60):
+        client.post("/login")
+        writes = len(store.writes)
+        for _ in range(3):
+            response = client.get("/read")
+            assert response.json() == {"user": USER}
+            assert set_cookie_headers(response) == []
+        assert len(store.writes) == writes  # no save, no expiry touch, no delete
+        time.sleep(0.3)  # past the refresh interval (a tenth of the idle timeout)
+        assert set_cookie_headers(client.get("/read")) == []
+        assert store.writes[writes:] == ["modify"]  # the idle expiry, refreshed once
+
+
 def test_reserved_keys_hidden_and_authlib_state_keys_kept(client: httpx.Client) -> None:
     client.post("/set", params={"key": "_state_auth0_abc", "value": "pkce"})
     assert client.get("/read").json() == {"_state_auth0_abc": "pkce"}
