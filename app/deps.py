@@ -16,6 +16,7 @@ import httpx
 from authlib.integrations.starlette_client import OAuth
 from fastapi import Depends, Request
 from starlette.requests import HTTPConnection
+from starlette.types import Scope
 
 from app.config import Settings
 from app.dpop import DpopKey
@@ -74,9 +75,9 @@ SessionStoreDep = Annotated[SessionStore, Depends(get_session_store)]
 LogoutTokensDep = Annotated[LogoutTokenVerifier, Depends(get_logout_tokens)]
 
 
-def shared_client(connection: HTTPConnection) -> SharedClient:
+def shared_client(scope: Scope) -> SharedClient:
     """The shared client, for the `/api/*` proxy (a plain ASGI endpoint, no dependencies)."""
-    return cast(SharedClient, connection.app.state.http)
+    return cast(SharedClient, scope["app"].state.http)
 
 
 async def get_token_source(request: Request) -> TokenSource:
