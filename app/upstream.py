@@ -29,17 +29,18 @@ import httpx
 from app.upstream_connection import Connection, Origin
 
 CHUNKED = b"chunked"
+HEADER_LINE = b"%s: %s\r\n"
 RawHeaders = list[tuple[bytes, bytes]]
 
 
 def _head(method: bytes, target: bytes, headers: RawHeaders) -> bytes:
     """The request line and headers; LocalProtocolError if a part could split them."""
-    lines = [b"%s %s HTTP/1.1\r\n" % (method, target), *(b"%s: %s\r\n" % pair for pair in headers)]
-    lines.append(b"\r\n")
-    head = b"".join(lines)
+    # Formatted in C (map over the pairs): this runs for every proxied call.
+    fields = b"".join(map(HEADER_LINE.__mod__, headers))
+    head = b"%s %s HTTP/1.1\r\n%s\r\n" % (method, target, fields)
     # Every CR and LF in the head must be one of ours, one pair per line: a part holding
     # one more could end a header early and start another, or the body.
-    lines_ended = len(lines)
+    lines_ended = len(headers) + 2  # the request line, each header, the blank line
     if head.count(b"\r") != lines_ended or head.count(b"\n") != lines_ended or b"\0" in head:
         raise httpx.LocalProtocolError("Refusing a request head with control characters")
     return head
