@@ -141,7 +141,9 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
             self._slots.release()
             raise
         try:
-            await self._send(connection, method, url.raw_path, headers, body, timeouts.write)
+            connection.write(_head(method, url.raw_path, headers))
+            if body is not None:
+                await self._send_body(connection, headers, body, timeouts.write)
             while not connection.headers_done:
                 await connection.wait(timeouts.read)
         except BaseException:
@@ -192,18 +194,13 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
         connection.origin = key
         return connection
 
-    async def _send(
+    async def _send_body(
         self,
         connection: Connection,
-        method: bytes,
-        target: bytes,
         headers: RawHeaders,
-        body: AsyncIterable[bytes] | None,
+        body: AsyncIterable[bytes],
         seconds: float | None,
     ) -> None:
-        connection.write(_head(method, target, headers))
-        if body is None:
-            return
         chunked = any(
             name.lower() == b"transfer-encoding" and value.lower() == CHUNKED
             for name, value in headers
