@@ -23,27 +23,27 @@ import ssl
 import time
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
+from itertools import chain
 
 import httpx
 
 from app.upstream_connection import Connection, Origin
 
 CHUNKED = b"chunked"
-HEADER_LINE = b"%s: %s\r\n"
+CRLF = b"\r\n"
 RawHeaders = list[tuple[bytes, bytes]]
 
 
 def _head(method: bytes, target: bytes, headers: RawHeaders) -> bytes:
     """The request line and headers; LocalProtocolError if a part could split them."""
-    # Formatted in C (map over the pairs): this runs for every proxied call.
-    fields = b"".join(map(HEADER_LINE.__mod__, headers))
-    head = b"%s %s HTTP/1.1\r\n%s\r\n" % (method, target, fields)
-    # Every CR and LF in the head must be one of ours, one pair per line: a part holding
-    # one more could end a header early and start another, or the body.
-    lines_ended = len(headers) + 2  # the request line, each header, the blank line
-    if head.count(b"\r") != lines_ended or head.count(b"\n") != lines_ended or b"\0" in head:
+    # A CR, LF or NUL in any part could end a header early and start another, or the body.
+    # Searched and joined in C (memchr over the parts; map over the pairs): this runs for
+    # every proxied call, with a token of a kilobyte or more among the parts.
+    parts = b"".join([method, target, *chain.from_iterable(headers)])
+    if b"\r" in parts or b"\n" in parts or b"\0" in parts:
         raise httpx.LocalProtocolError("Refusing a request head with control characters")
-    return head
+    fields = CRLF.join(map(b": ".join, headers))
+    return b"%s %s HTTP/1.1\r\n%s%s\r\n" % (method, target, fields, CRLF if headers else b"")
 
 
 @dataclass
