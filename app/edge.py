@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import logging
 import time
+from operator import itemgetter
+from typing import NamedTuple
 
 from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -40,9 +42,9 @@ class AppEdge:
         self.app = app
         self.max_header_bytes = max_header_bytes
         # Encoded once: every response gets them, so no per-request encoding.
-        self._static = security_headers(issuer)
+        self._static = Defaults.of(security_headers(issuer))
         # Pages show personal data: keep them out of shared and history caches.
-        self._no_store = [*self._static, NO_STORE]
+        self._no_store = Defaults.of([*self._static.headers, NO_STORE])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -76,12 +78,29 @@ class AppEdge:
             log.info(ACCESS_LINE, scope["method"], scope["path"], status or 500, elapsed_ms)
 
 
-def _with_defaults(headers: RawHeaders, defaults: RawHeaders) -> RawHeaders:
+class Defaults(NamedTuple):
+    """Headers every answer gets unless it has its own, and their names."""
+
+    headers: RawHeaders
+    names: frozenset[bytes]
+
+    @classmethod
+    def of(cls, headers: RawHeaders) -> Defaults:
+        return cls(headers, frozenset(map(_first, headers)))
+
+
+def _with_defaults(headers: RawHeaders, defaults: Defaults) -> RawHeaders:
     """`headers` plus each of `defaults` they lack (a route may set its own Cache-Control).
 
     A new list: the response object may still hold the one it sent.  Names are compared as
     they are: Starlette's responses and the proxy's (app/upstream_connection.py) send them
-    lower-case, and a list beats a set for the dozen a response has.
+    lower-case.  Which defaults are present is found in C (a set intersection over the
+    names), and usually none is.
     """
-    present = [name for name, _ in headers]
-    return [*headers, *(pair for pair in defaults if pair[0] not in present)]
+    present = defaults.names.intersection(map(_first, headers))
+    if not present:
+        return headers + defaults.headers
+    return [*headers, *(pair for pair in defaults.headers if pair[0] not in present)]
+
+
+_first = itemgetter(0)

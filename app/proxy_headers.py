@@ -99,11 +99,12 @@ def outgoing_headers(scope: Scope, url: httpx.URL, defaults: RawHeaders) -> RawH
 
 def response_headers(raw: RawHeaders, api_base: str) -> RawHeaders:
     """The API's headers for the browser; a redirect to API_BASE_URL/api/x becomes /api/x."""
+    names = set(map(itemgetter(0), raw))  # searched in C: this runs on every answer
+    dropped = RESPONSE_DROP | _connection_tokens(raw) if b"connection" in names else RESPONSE_DROP
+    if LOCATION_HEADERS.isdisjoint(names):
+        return [pair for pair in raw if pair[0] not in dropped]
     internal = f"{api_base}{PROXY_PREFIX}".encode("latin-1")
     keep = len(internal) - len(PROXY_PREFIX)  # cut API_BASE_URL, keep /api/...
-    dropped = RESPONSE_DROP
-    if b"connection" in map(itemgetter(0), raw):  # searched in C: runs on every answer
-        dropped = dropped | _connection_tokens(raw)
     return [
         (
             name,
