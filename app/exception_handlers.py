@@ -196,9 +196,15 @@ EXCEPTION_HANDLERS: dict[type[Exception], ExceptionHandler] = {
 }
 
 
+def handler_for(exc: Exception) -> ExceptionHandler | None:
+    """The handler of `exc`'s class or nearest mapped base class, as Starlette looks it up."""
+    return next((EXCEPTION_HANDLERS[c] for c in type(exc).__mro__ if c in EXCEPTION_HANDLERS), None)
+
+
 async def error_response(request: Request, exc: Exception) -> Response:
     """The answer to a mapped error raised outside the routes (by middleware, the proxy)."""
-    handler = next(EXCEPTION_HANDLERS[c] for c in type(exc).__mro__ if c in EXCEPTION_HANDLERS)
+    handler = handler_for(exc)
+    assert handler is not None, f"{type(exc).__name__} is not mapped"
     return await handler(request, exc)
 
 

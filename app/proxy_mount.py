@@ -3,10 +3,11 @@
 As a route the proxy sat behind Starlette's ExceptionMiddleware, FastAPI's AsyncExitStack
 middleware and the router: each wraps the call, and together they cost more than a sixth of
 the app's CPU per proxied request (bench/README.md, "Where the time goes").  The proxy needs
-none of them: it matches one prefix, has no dependencies, and its errors (`ProxyError`,
-`LoginRequired`) are all raised before its answer starts, so they are mapped here by the
-app's one mapping (app/exception_handlers.py).  Any other error propagates to the edge's
-500 page (app/edge.py) as before.  A method the proxy does not relay (TRACE, CONNECT) goes
+none of them: it matches one prefix and has no dependencies.  Its errors (`ProxyError`,
+`LoginRequired`, and `SessionStoreUnavailable` from a token refresh) are raised before its
+answer starts, and are mapped here by the app's one mapping (app/exception_handlers.py),
+looked up as Starlette does; any other error propagates to the edge's 500 page
+(app/edge.py), as before.  A method the proxy does not relay (TRACE, CONNECT) goes
 on to the router, which answers 405 there, as it did for the route.
 """
 
@@ -17,8 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.config import Settings
 from app.deps import session_token_source
-from app.errors import LoginRequired, ProxyError
-from app.exception_handlers import error_response
+from app.exception_handlers import handler_for
 from app.proxy import PROXY_METHODS, PROXY_PREFIX, ProxyEndpoint, TokenSourceFor
 
 RELAYED_METHODS = frozenset(PROXY_METHODS)
@@ -55,6 +55,9 @@ class ProxyMount:
         scope["path_params"] = {"path": path[len(PROXY_PREFIX) :]}
         try:
             await self.endpoint(scope, receive, send)
-        except (ProxyError, LoginRequired) as exc:
-            response = await error_response(Request(scope, receive), exc)
+        except Exception as exc:
+            handler = handler_for(exc)
+            if handler is None:
+                raise  # a bug: the edge's 500 page (app/edge.py)
+            response = await handler(Request(scope, receive), exc)
             await response(scope, receive, send)

@@ -17,7 +17,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.config import Settings
-from app.errors import TokenUnavailable
+from app.errors import SessionStoreUnavailable, TokenUnavailable
 from app.exception_handlers import register_exception_handlers
 from app.http import DEFAULT_TIMEOUT, create_http_client
 from app.proxy import URL_CACHE_MAX_LENGTH, cached_api_call
@@ -30,6 +30,7 @@ CHUNK = 64 * 1024
 SLOW_SECONDS = 1.0  # the slow route's delay, well above SHORT_READ_TIMEOUT
 SHORT_READ_TIMEOUT = 0.2
 AUDIENCE = "https://quickstarts/api"
+STORE_DOWN = "session_store_down"  # X-Test-Error value: the session store fails mid-call
 
 
 class FakeSource:
@@ -39,6 +40,8 @@ class FakeSource:
         self.error = error
 
     async def get_access_token(self, audience: str | None = None, scope: str | None = None) -> str:
+        if self.error == STORE_DOWN:  # a refresh that could not take its session's lock
+            raise SessionStoreUnavailable
         if self.error:
             raise TokenUnavailable(self.error)
         return f"token-for-{audience}"
@@ -327,6 +330,20 @@ async def test_tenant_down_while_getting_a_token_is_502(proxy: LiveServer) -> No
         response = await client.get("/api/echo/private", headers=headers)
     assert response.status_code == 502
     assert response.json()["error"] == "bad_gateway"
+
+
+async def test_session_store_down_while_getting_a_token_is_503(
+    proxy: LiveServer, seen: list[str]
+) -> None:
+    """Mapped by the proxy mount through the app's one mapping, as a route's would be."""
+    before = len(seen)
+    async with httpx.AsyncClient(base_url=proxy.url) as client:
+        headers = {"X-Test-Error": STORE_DOWN, "Accept": "application/json"}  # as fetch() asks
+        response = await client.get("/api/echo/private", headers=headers)
+    assert response.status_code == 503
+    assert response.json()["error"] == "session_store_unavailable"
+    assert response.headers["retry-after"].isdigit()
+    assert seen[before:] == []
 
 
 async def test_backend_down_is_502_json_and_recovers() -> None:
