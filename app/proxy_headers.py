@@ -61,14 +61,18 @@ def _connection_tokens(raw: RawHeaders) -> set[bytes]:
     }
 
 
-def lower_names(raw: RawHeaders) -> RawHeaders:
-    """`raw` with lower-case names: what `outgoing_headers` wants of the client's defaults."""
-    return [(name.lower(), value) for name, value in raw]
+# A default header as `outgoing_headers` wants it: its lower-case name, then the pair as sent.
+DefaultHeader = tuple[bytes, tuple[bytes, bytes]]
 
 
-def outgoing_headers(scope: Scope, url: httpx.URL, defaults: RawHeaders) -> RawHeaders:
+def default_headers(raw: RawHeaders) -> list[DefaultHeader]:
+    """The client's default headers keyed by lower-case name, computed once per client."""
+    return [(name.lower(), (name, value)) for name, value in raw]
+
+
+def outgoing_headers(scope: Scope, url: httpx.URL, defaults: list[DefaultHeader]) -> RawHeaders:
     """The browser's headers for the API, in the order httpx would send them: Host, the
-    client's `defaults` (names lower-case) the browser did not send, then the browser's own
+    client's `defaults` (see `default_headers`) the browser did not send, then its own
     (filtered), then the app's view of `X-Forwarded-*`.
 
     One pass over scope["headers"] as the server gave them (lower-case names), not an
@@ -79,7 +83,7 @@ def outgoing_headers(scope: Scope, url: httpx.URL, defaults: RawHeaders) -> RawH
     listed = False
     for name, value in scope["headers"]:
         if name in REQUEST_DROP or name.startswith(FORWARDED_PREFIX):
-            if name == b"host":
+            if name == b"host" and not host:  # the first, as the server reads it
                 host = value
             listed = listed or name == b"connection"
             continue
@@ -88,7 +92,7 @@ def outgoing_headers(scope: Scope, url: httpx.URL, defaults: RawHeaders) -> RawH
         dropped = _connection_tokens(scope["headers"])
         kept = [pair for pair in kept if pair[0] not in dropped]
     sent = {name for name, _ in kept}
-    headers = [(b"Host", url.netloc), *(pair for pair in defaults if pair[0] not in sent), *kept]
+    headers = [(b"Host", url.netloc), *(pair for name, pair in defaults if name not in sent), *kept]
     if client := scope.get("client"):
         headers.append((b"x-forwarded-for", client[0].encode("latin-1")))
     headers.append((b"x-forwarded-proto", scope["scheme"].encode("latin-1")))
