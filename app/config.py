@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     # Seconds a token refresh may hold its session's lock; a worker that dies holding it
     # blocks that session's refreshes this long at most.
     refresh_lock_timeout: float = Field(default=REFRESH_LOCK_TIMEOUT, ge=2)
+    # FastAPI's OpenTelemetry spans, metrics and logs, for a process that configures an
+    # OpenTelemetry SDK.  Off by default: FastAPI looks for a configured provider on every
+    # request (three environment reads, ~5 µs), which the app has no use for otherwise.
+    app_telemetry: bool = False
     # Extra allow-list entries as JSON (see app/interceptor.py); the defaults cover the API
     # and the Management API.
     allowed_list: Annotated[list[str | dict[str, object]], NoDecode] = Field(default_factory=list)

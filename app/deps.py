@@ -10,12 +10,16 @@ with `app.dependency_overrides`.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, cast
 
 import httpx
 from authlib.integrations.starlette_client import OAuth
 from fastapi import Depends, Request
+from starlette.datastructures import State
 from starlette.requests import HTTPConnection
+from starlette.types import Scope
 
 from app.config import Settings
 from app.dpop import DpopKey
@@ -28,6 +32,8 @@ from app.session_state import session_id
 from app.session_store import SessionStore
 from app.session_tokens import SessionTokens
 from app.token_source import TokenSource
+
+PARTS_ON_STATE = "token_source_parts"  # the app.state attribute that keeps them
 
 
 # Dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in a
@@ -74,9 +80,9 @@ SessionStoreDep = Annotated[SessionStore, Depends(get_session_store)]
 LogoutTokensDep = Annotated[LogoutTokenVerifier, Depends(get_logout_tokens)]
 
 
-def shared_client(connection: HTTPConnection) -> SharedClient:
+def shared_client(scope: Scope) -> SharedClient:
     """The shared client, for the `/api/*` proxy (a plain ASGI endpoint, no dependencies)."""
-    return cast(SharedClient, connection.app.state.http)
+    return cast(SharedClient, scope["app"].state.http)
 
 
 async def get_token_source(request: Request) -> TokenSource:
@@ -89,23 +95,60 @@ async def get_token_source(request: Request) -> TokenSource:
     return session_token_source(request)
 
 
+@dataclass(frozen=True, slots=True)
+class TokenSourceParts:
+    """What every request's token manager shares: read from `app.state` once per client.
+
+    The proxy builds a token manager for each call; reading six `app.state` attributes
+    (each a Python-level lookup) and the provider's metadata closure every time cost more
+    than the rest of building it.
+    """
+
+    settings: Settings
+    http: httpx.AsyncClient
+    metadata: Callable[[], Awaitable[dict[str, Any]]]
+    refreshes: RefreshCoordinator
+    dpop: DpopKey | None
+    store: SessionStore
+
+    @classmethod
+    def of(cls, state: State) -> TokenSourceParts:
+        settings = cast(Settings, state.settings)
+        provider = cast(OAuth, state.oauth).create_client(PROVIDER)
+        return cls(
+            settings,
+            cast(httpx.AsyncClient, state.http),
+            lambda: provider_metadata(provider, settings.issuer),
+            cast(RefreshCoordinator, state.refreshes),
+            cast(DpopKey | None, state.dpop),
+            cast(SessionStore, state.session_store),
+        )
+
+
+def token_source_parts(state: State) -> TokenSourceParts:
+    """The state's `TokenSourceParts`, made again when the lifespan made a new client."""
+    parts: TokenSourceParts | None = getattr(state, PARTS_ON_STATE, None)
+    if parts is None or parts.http is not state.http:
+        parts = TokenSourceParts.of(state)
+        setattr(state, PARTS_ON_STATE, parts)
+    return parts
+
+
 def session_token_source(request: HTTPConnection) -> TokenSource:
     """`get_token_source` for code outside FastAPI's dependencies (the `/api/*` proxy)."""
-    state = request.app.state
-    settings = cast(Settings, state.settings)
-    provider = cast(OAuth, state.oauth).create_client(PROVIDER)
+    parts = token_source_parts(request.scope["app"].state)
     stored_id = session_id(request)
     shared = None
     if stored_id is not None:  # a stored session: refresh once across every process
-        store = cast(SessionStore, state.session_store)
-        shared = SharedSession(store, stored_id, settings.refresh_lock_timeout, request)
+        lock_timeout = parts.settings.refresh_lock_timeout
+        shared = SharedSession(parts.store, stored_id, lock_timeout, request)
     return SessionTokens(
         request.session,
-        settings,
-        cast(httpx.AsyncClient, state.http),
-        lambda: provider_metadata(provider, settings.issuer),
-        cast(RefreshCoordinator, state.refreshes),
-        cast(DpopKey | None, state.dpop),
+        parts.settings,
+        parts.http,
+        parts.metadata,
+        parts.refreshes,
+        parts.dpop,
         shared,
     )
 

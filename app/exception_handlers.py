@@ -5,7 +5,7 @@ asking for JSON and not HTML) get `{"error", "error_description"}`.  Three paths
 route errors through `register_exception_handlers`, the session store's failure through
 `session_store_unavailable_response` (called by the session middleware, which runs outside
 the route handlers), oversized request heads through `headers_too_large_response` (called by
-app/header_limit.py), and bugs through `ServerErrorPage`.
+app/edge.py), and bugs through `unexpected_error` (also called by app/edge.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import (
     AuthFlowError,
@@ -182,7 +181,7 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
 
 
 ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
-# The route errors' handlers.  Unexpected errors are `ServerErrorPage`'s (see there).
+# The route errors' handlers.  Unexpected errors are app/edge.py's (see there).
 EXCEPTION_HANDLERS: dict[type[Exception], ExceptionHandler] = {
     LoginRequired: login_required,
     AuthFlowError: auth_flow_error,
@@ -197,37 +196,18 @@ EXCEPTION_HANDLERS: dict[type[Exception], ExceptionHandler] = {
 }
 
 
+def handler_for(exc: Exception) -> ExceptionHandler | None:
+    """The handler of `exc`'s class or nearest mapped base class, as Starlette looks it up."""
+    return next((EXCEPTION_HANDLERS[c] for c in type(exc).__mro__ if c in EXCEPTION_HANDLERS), None)
+
+
+async def error_response(request: Request, exc: Exception) -> Response:
+    """The answer to a mapped error raised outside the routes (by middleware, the proxy)."""
+    handler = handler_for(exc)
+    assert handler is not None, f"{type(exc).__name__} is not mapped"
+    return await handler(request, exc)
+
+
 def register_exception_handlers(app: FastAPI) -> None:
     for exc_class, handler in EXCEPTION_HANDLERS.items():
         app.add_exception_handler(exc_class, handler)
-
-
-class ServerErrorPage:
-    """Pure ASGI middleware: the 500 error page for an exception nothing else handled.
-
-    Starlette runs an `Exception` handler inside its ServerErrorMiddleware, which sits
-    outside every user middleware: a page sent from there would miss the security headers
-    and the access log.  Added inside those two, this sends the same page through them.
-    The exception is raised again afterwards so the server still logs its traceback; once a
-    response has started nothing can replace it, and it is raised as it is (the server then
-    aborts the connection, so a broken download never looks complete).
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        sent: list[str] = []  # the types of the messages sent so far
-
-        async def send_and_remember(message: Message) -> None:
-            sent.append(message["type"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_remember)
-        except Exception as exc:
-            if scope["type"] != "http" or sent:
-                raise
-            response = await unexpected_error(Request(scope, receive), exc)
-            await response(scope, receive, send)
-            raise

@@ -24,6 +24,7 @@ import httpx
 from app.config import Settings
 from app.dpop import DpopKey
 from app.interceptor import AllowListAuth, default_allowed_list
+from app.proxy_headers import default_headers
 from app.upstream import UpstreamTransport
 
 CONNECT_TIMEOUT = 3.0  # seconds to open a connection; a backend that slow is down
@@ -96,6 +97,9 @@ class SharedClient(httpx.AsyncClient):
         super().__init__(auth=interceptor, **kwargs)
         self.api = api
         self.interceptor = interceptor
+        # The default headers as the proxy adds them to each call, read once (httpx's
+        # `headers.raw` builds a new list on every read, and names are compared lower-case).
+        self.api_defaults = default_headers(self.headers.raw)
 
 
 def create_http_client(

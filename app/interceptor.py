@@ -259,7 +259,16 @@ class AllowListAuth(httpx.Auth):
         The one decision both paths share: httpx's auth flow above, and the proxy, which
         sends to the API without httpx's request models (app/proxy.py).
         """
-        entry = match(self.entries, method, url)
+        return await self.credentials_for(self.entry_for(method, url), method, url, source)
+
+    def entry_for(self, method: str, url: httpx.URL) -> AllowedEntry | None:
+        """The first entry that names the request (its token goes with it), or None."""
+        return match(self.entries, method, url)
+
+    async def credentials_for(
+        self, entry: AllowedEntry | None, method: str, url: httpx.URL, source: TokenSource | None
+    ) -> list[tuple[str, str]]:
+        """`credentials`, given `entry_for(method, url)` (the proxy keeps it per URL)."""
         if entry is None:
             return []
         token = await self._token_for(entry, source)

@@ -18,15 +18,15 @@ import logging
 import re
 from collections.abc import AsyncIterator, Callable
 from functools import lru_cache
+from operator import itemgetter
 from urllib.parse import quote, unquote
 
 import httpx
 from starlette.requests import ClientDisconnect, HTTPConnection
-from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from app.config import Settings
-from app.deps import session_token_source, shared_client
+from app.deps import shared_client
 from app.errors import (
     InvalidProxyPath,
     LoginRequired,
@@ -37,6 +37,8 @@ from app.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from app.http import SharedClient
+from app.interceptor import AllowedEntry, AllowListAuth
 from app.proxy_headers import PROXY_PREFIX as PROXY_PREFIX  # what routes to the proxy
 from app.proxy_headers import outgoing_headers, response_headers
 from app.proxy_limits import ProxySlots, UploadTooSlow, timed_body
@@ -59,8 +61,8 @@ CHUNKED = (b"Transfer-Encoding", b"chunked")
 EMPTY_BODY = (b"Content-Length", b"0")
 METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 BODY_HEADERS = frozenset({b"content-length", b"transfer-encoding"})  # the browser sent a body
-URL_CACHE_SIZE = 256  # parsed API URLs kept (paths only, see parsed_api_url)
-URL_CACHE_MAX_LENGTH = 512  # characters: longer URLs are parsed each time, never kept
+URL_CACHE_SIZE = 256  # API calls kept (paths without a query, see cached_api_call)
+URL_CACHE_MAX_LENGTH = 512  # characters of path: longer ones are parsed each time, never kept
 TokenSourceFor = Callable[[HTTPConnection], TokenSource]
 
 
@@ -88,12 +90,28 @@ def checked_path(path: str) -> str:
     return quote(path, safe=PATH_SAFE)
 
 
+def api_call(
+    api_base: str, interceptor: AllowListAuth, method: str, path: str, query: bytes
+) -> tuple[httpx.URL, AllowedEntry | None]:
+    """The API's URL for `path` (after /api/) and `query`, and the allow-list entry that
+    names it (None: no token goes with it); InvalidProxyPath if the path could escape."""
+    if not query and len(path) <= URL_CACHE_MAX_LENGTH:
+        return cached_api_call(api_base, interceptor, method, path)
+    target = f"{api_base}{PROXY_PREFIX}{checked_path(path)}"
+    url = httpx.URL(f"{target}?{query.decode('latin-1')}" if query else target)
+    return url, interceptor.entry_for(method, url)
+
+
 @lru_cache(maxsize=URL_CACHE_SIZE)
-def parsed_api_url(target: str) -> httpx.URL:
-    """The parsed URL of a call without a query: a page calls the same few again and again,
-    and parsing is a twentieth of the proxy's CPU.  Never with a query, which may hold a
-    secret that should not outlive its request."""
-    return httpx.URL(target)
+def cached_api_call(
+    api_base: str, interceptor: AllowListAuth, method: str, path: str
+) -> tuple[httpx.URL, AllowedEntry | None]:
+    """`api_call` of a call without a query, kept: a page calls the same few again and
+    again, and checking, parsing and matching its URL is a sixth of the proxy's CPU.  Never
+    with a query, which may hold a secret that should not outlive its request.  The
+    allow-list is fixed for the interceptor's life, so the entry it names is too."""
+    url = httpx.URL(f"{api_base}{PROXY_PREFIX}{checked_path(path)}")
+    return url, interceptor.entry_for(method, url)
 
 
 async def _received(receive: Receive) -> AsyncIterator[bytes]:
@@ -140,10 +158,15 @@ def _proxy_error(
 
 
 class ProxyEndpoint:
-    """The plain ASGI endpoint of `/api/{path}` (see `create_proxy_route`).
+    """The plain ASGI endpoint of `/api/{path}`, mounted by app/proxy_mount.py.
 
     Not a FastAPI route: on the app's busiest path, FastAPI's request objects and
     dependency resolution cost more than the rest of the endpoint (bench/README.md).
+    Each call goes out on the shared client's API pool (app/http.py) with the token
+    source's token, which the interceptor takes when an allow-list entry asks for it.
+    Concurrent calls are capped per user and overall (app/proxy_limits.py): ProxyBusy past a
+    cap.  Its errors (`ProxyError`s, `LoginRequired`) are raised before the answer starts:
+    the mount maps them (app/exception_handlers.py).
     """
 
     def __init__(self, settings: Settings, token_source: TokenSourceFor) -> None:
@@ -157,19 +180,15 @@ class ProxyEndpoint:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        target = f"{self.api_base}{PROXY_PREFIX}{checked_path(scope['path_params']['path'])}"
-        if query := scope.get("query_string", b""):
-            url = httpx.URL(f"{target}?{query.decode('latin-1')}")
-        elif len(target) <= URL_CACHE_MAX_LENGTH:
-            url = parsed_api_url(target)
-        else:
-            url = httpx.URL(target)
+        client = shared_client(scope)
+        path, query = scope["path_params"]["path"], scope.get("query_string", b"")
+        url, entry = api_call(self.api_base, client.interceptor, scope["method"], path, query)
         slot = self.slots.acquire(_user_key(scope))
         if slot is None:
             raise ProxyBusy
         try:
             try:
-                upstream = await self._forward(scope, receive, url)
+                upstream = await self._forward(scope, receive, client, url, entry)
             except MAPPED_ERRORS as exc:
                 raise _proxy_error(exc, scope["method"], url) from exc
             try:
@@ -179,25 +198,30 @@ class ProxyEndpoint:
         finally:
             slot.release()
 
-    async def _forward(self, scope: Scope, receive: Receive, url: httpx.URL) -> UpstreamResponse:
-        """Send the call to the API with the token the allow-list names; the answer's head."""
-        connection = HTTPConnection(scope, receive)
-        client = shared_client(connection)
+    async def _forward(
+        self,
+        scope: Scope,
+        receive: Receive,
+        client: SharedClient,
+        url: httpx.URL,
+        entry: AllowedEntry | None,
+    ) -> UpstreamResponse:
+        """Send the call to the API with the token `entry` names; the answer's head."""
         method = scope["method"]
-        headers = outgoing_headers(scope, url, client.headers.raw)
+        headers = outgoing_headers(scope, url, client.api_defaults)
         body = self._request_body(scope, receive)
         if body is not None and not any(n == b"content-length" for n, _ in scope["headers"]):
             headers.append(CHUNKED)
         elif body is None and method in METHODS_WITH_BODY:
             headers.append(EMPTY_BODY)
-        source = self.token_source(connection)
-        for name, value in await client.interceptor.credentials(method, url, source):
+        source = self.token_source(HTTPConnection(scope, receive))
+        for name, value in await client.interceptor.credentials_for(entry, method, url, source):
             headers.append((name.encode("latin-1"), value.encode("latin-1")))
         return await client.api.exchange(method.encode("ascii"), url, headers, body, client.timeout)
 
     def _request_body(self, scope: Scope, receive: Receive) -> AsyncIterator[bytes] | None:
         """The body as a timed stream, or None when the browser sent none."""
-        if not any(name in BODY_HEADERS for name, _ in scope["headers"]):
+        if BODY_HEADERS.isdisjoint(map(itemgetter(0), scope["headers"])):  # searched in C
             return None
         return timed_body(
             _received(receive),
@@ -232,23 +256,6 @@ class ProxyEndpoint:
         async for chunk in upstream.body:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
-
-
-def create_proxy_route(
-    settings: Settings, token_source: TokenSourceFor = session_token_source
-) -> Route:
-    """The `/api/{path}` route for `settings.api_base_url`.
-
-    Each call goes out on the shared client's API pool (app/http.py) with the session's
-    token source, from which the interceptor takes the token an allow-list entry asks for.
-    Its errors (`ProxyError`s, `LoginRequired`) become JSON in app/exception_handlers.py.
-    Concurrent calls are capped per user and overall (app/proxy_limits.py): ProxyBusy past a
-    cap.  `token_source`: tests stand in for the session's token manager here.
-    """
-    endpoint = ProxyEndpoint(settings, token_source)
-    return Route(
-        f"{PROXY_PREFIX}{{path:path}}", endpoint, methods=PROXY_METHODS, include_in_schema=False
-    )
 
 
 def _user_key(scope: Scope) -> str | None:

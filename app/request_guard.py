@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.backchannel import PATH as BACKCHANNEL_PATH
 from app.csrf import SAFE_METHODS, check_proxy_call, check_same_origin, session_token
 from app.errors import CsrfError, RequestTimeout, RequestTooLarge
-from app.exception_handlers import EXCEPTION_HANDLERS
+from app.exception_handlers import error_response
 from app.proxy import PROXY_PREFIX
 
 MAX_FORM_BYTES = 64 * 1024  # the app's forms are a token and a field or two
@@ -63,7 +63,7 @@ class RequestGuard:
                 session_token(request)
                 receive = await self._buffered(request, receive)
         except (CsrfError, RequestTooLarge, RequestTimeout) as exc:
-            response = await EXCEPTION_HANDLERS[type(exc)](request, exc)
+            response = await error_response(request, exc)
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)

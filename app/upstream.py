@@ -23,26 +23,27 @@ import ssl
 import time
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
+from itertools import chain
 
 import httpx
 
 from app.upstream_connection import Connection, Origin
 
 CHUNKED = b"chunked"
+CRLF = b"\r\n"
 RawHeaders = list[tuple[bytes, bytes]]
 
 
 def _head(method: bytes, target: bytes, headers: RawHeaders) -> bytes:
     """The request line and headers; LocalProtocolError if a part could split them."""
-    lines = [b"%s %s HTTP/1.1\r\n" % (method, target), *(b"%s: %s\r\n" % pair for pair in headers)]
-    lines.append(b"\r\n")
-    head = b"".join(lines)
-    # Every CR and LF in the head must be one of ours, one pair per line: a part holding
-    # one more could end a header early and start another, or the body.
-    lines_ended = len(lines)
-    if head.count(b"\r") != lines_ended or head.count(b"\n") != lines_ended or b"\0" in head:
+    # A CR, LF or NUL in any part could end a header early and start another, or the body.
+    # Searched and joined in C (memchr over the parts; map over the pairs): this runs for
+    # every proxied call, with a token of a kilobyte or more among the parts.
+    parts = b"".join([method, target, *chain.from_iterable(headers)])
+    if b"\r" in parts or b"\n" in parts or b"\0" in parts:
         raise httpx.LocalProtocolError("Refusing a request head with control characters")
-    return head
+    fields = CRLF.join(map(b": ".join, headers))
+    return b"%s %s HTTP/1.1\r\n%s%s\r\n" % (method, target, fields, CRLF if headers else b"")
 
 
 @dataclass
@@ -140,7 +141,9 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
             self._slots.release()
             raise
         try:
-            await self._send(connection, method, url.raw_path, headers, body, timeouts.write)
+            connection.write(_head(method, url.raw_path, headers))
+            if body is not None:
+                await self._send_body(connection, headers, body, timeouts.write)
             while not connection.headers_done:
                 await connection.wait(timeouts.read)
         except BaseException:
@@ -191,18 +194,13 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
         connection.origin = key
         return connection
 
-    async def _send(
+    async def _send_body(
         self,
         connection: Connection,
-        method: bytes,
-        target: bytes,
         headers: RawHeaders,
-        body: AsyncIterable[bytes] | None,
+        body: AsyncIterable[bytes],
         seconds: float | None,
     ) -> None:
-        connection.write(_head(method, target, headers))
-        if body is None:
-            return
         chunked = any(
             name.lower() == b"transfer-encoding" and value.lower() == CHUNKED
             for name, value in headers

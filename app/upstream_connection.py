@@ -16,6 +16,7 @@ import httpx
 
 HIGH_WATER = 256 * 1024  # bytes of response body buffered before reading pauses
 Origin = tuple[bytes, bytes, int]  # scheme, host, port
+TIMER_SLACK = 0.01  # seconds: an event loop may run a timer up to a clock tick early
 
 
 class Connection(asyncio.Protocol):
@@ -38,6 +39,11 @@ class Connection(asyncio.Protocol):
         self._writable: asyncio.Future[None] | None = None
         self.idle_until = 0.0
         self.origin: Origin = (b"", b"", 0)
+        # The current wait's read deadline (None: unbounded, or no wait), and the one timer
+        # that enforces it: started once and moved on when it comes due early, rather than
+        # a timer started and cancelled for every wait (see `wait`).
+        self._read_deadline: float | None = None
+        self._read_timer: asyncio.TimerHandle | None = None
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
@@ -57,6 +63,7 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
+        self._stop_read_timer()
         if not self.complete:
             self._fail(httpx.ReadError("The API closed the connection"))
         if self._writable is not None and not self._writable.done():
@@ -112,14 +119,29 @@ class Connection(asyncio.Protocol):
             await self._bounded(self._writable, seconds, httpx.WriteTimeout)
 
     async def wait(self, seconds: float | None) -> None:
-        """Until the parser has more for us (headers, body, the end) or the link fails."""
+        """Until the parser has more for us (headers, body, the end) or the link fails;
+        ReadTimeout after `seconds`."""
         if self.error is not None:
             raise self.error
-        self._waiter = self._loop.create_future()
+        self._waiter = waiter = self._loop.create_future()
+        if seconds is not None:
+            self._read_deadline = self._loop.time() + seconds
+            if self._read_timer is None:  # one pending is due sooner, and moves itself on
+                self._read_timer = self._loop.call_at(self._read_deadline, self._read_due)
         try:
-            await self._bounded(self._waiter, seconds, httpx.ReadTimeout)
+            await waiter
         finally:
-            self._waiter = None
+            self._waiter = self._read_deadline = None
+
+    def _read_due(self) -> None:
+        self._read_timer = None
+        deadline = self._read_deadline
+        if deadline is None or self._waiter is None or self._waiter.done():
+            return  # nothing is waiting with a deadline: the next wait starts a timer
+        if self._loop.time() >= deadline - TIMER_SLACK:
+            _expire(self._waiter, httpx.ReadTimeout)
+        else:  # a later wait than the one this timer was started for
+            self._read_timer = self._loop.call_at(deadline, self._read_due)
 
     async def _bounded(
         self, future: asyncio.Future[None], seconds: float | None, error: type[Exception]
@@ -148,6 +170,12 @@ class Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
         self.lost = True
+        self._stop_read_timer()
+
+    def _stop_read_timer(self) -> None:
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
 
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():

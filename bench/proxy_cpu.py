@@ -52,7 +52,9 @@ MAX_CALLER_DEPTH = 6  # callers followed to find whose a builtin's time is
 COMPONENTS = (
     ("/app/upstream", "our API transport"),
     ("/app/session", "session middleware + store"),
-    ("/app/access_log.py", "logging (access line)"),
+    ("/app/memory_store", "session middleware + store"),
+    ("/app/redis_store", "session middleware + store"),
+    ("/app/refresh_once", "session middleware + store"),
     ("/app/", "our proxy, interceptor, middleware"),
     ("/bench/", "this harness (receive, send)"),
     ("/httpx/", "httpx client layer"),

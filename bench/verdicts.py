@@ -40,15 +40,13 @@ SHORTFALL_NOTES = {
         "check api/jwks.py's max-age and cooldown."
     ),
     "proxy": (
-        "Proxy adds more than 1 ms: the proxied call costs the app about 0.35-0.45 ms of CPU "
+        "Proxy adds more than 1 ms: the proxied call costs the app about 0.2-0.3 ms of CPU "
         "(`python -m bench.proxy_cpu`; 0.8-1 ms before the plain ASGI endpoint), plus one more "
         "loopback hop, so a figure above 1 ms means the app's core was shared (other load "
         "on the machine) or something on the path grew.  What is left, by `bench.proxy_cpu "
-        "--profile`: the session (cookie signature, record decode and the per-key change "
-        "snapshot taken at load and again at the response, about a quarter), our proxy and "
-        "middleware, the transport, FastAPI/Starlette's outer layers and the access line.  "
-        "Closing more: a cheaper session change check (no JSON dump per key on a request "
-        "that changed nothing), or a second app worker."
+        "--profile`: our transport and proxy (about a quarter each), the session (a sixth), "
+        "the access line and FastAPI/Starlette's outer layers.  Closing more: a second app "
+        "worker (`WEB_CONCURRENCY=2`) where there is a core to spare."
     ),
     "proxy_rps": (
         "Proxy throughput below half the direct path: the app is one single-threaded process "

@@ -28,6 +28,7 @@ MAX_HEAD_BYTES = 64 * 1024
 # client_header_timeout is 60 s; a real browser sends a head in one packet).
 HEAD_TIMEOUT = 10.0
 HEAD_END = b"\r\n\r\n"  # the blank line that ends a request head
+TIMER_SLACK = 0.01  # seconds: an event loop may run a timer up to a clock tick early
 
 
 def _close_response(status: bytes, error: str, description: str) -> bytes:
@@ -64,11 +65,15 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._reading_head = True  # a connection starts with a head
         self._head_bytes = 0
         self._tail = b""  # the last bytes of the head so far, to find its end across reads
+        # When the head being read began (None: no head is arriving).  One timer per
+        # connection checks it, rather than a timer started and cancelled per request: a
+        # head usually arrives whole, so the timer is almost never due while one arrives.
+        self._head_started: float | None = None
         self._head_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._start_head_timer()
+        self._head_begins()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()
@@ -92,11 +97,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._start_head_timer()
+        self._head_begins()
 
     def on_headers_complete(self) -> None:
         self._reading_head = False
-        self._cancel_head_timer()
+        self._head_started = None  # the timer, if due, finds nothing to do
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
@@ -106,21 +111,29 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._tail = b""
 
-    def _start_head_timer(self) -> None:
-        self._cancel_head_timer()
-        self._head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
+    def _head_begins(self) -> None:
+        """A head starts arriving: it must be complete `head_timeout` seconds from now."""
+        self._head_started = self.loop.time()
+        if self._head_timer is None:  # one already pending is due sooner, and re-checks
+            deadline = self._head_started + self.head_timeout
+            self._head_timer = self.loop.call_at(deadline, self._check_head)
 
     def _cancel_head_timer(self) -> None:
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
 
-    def _head_timed_out(self) -> None:
+    def _check_head(self) -> None:
         self._head_timer = None
         # Only a head still arriving: a connection idle between requests is the business of
-        # uvicorn's keep-alive timer.
-        if self._reading_head:
+        # uvicorn's keep-alive timer (the next head's first byte starts a timer again).
+        if self._head_started is None or not self._reading_head:
+            return
+        deadline = self._head_started + self.head_timeout
+        if self.loop.time() >= deadline - TIMER_SLACK:
             self._refuse(TIMED_OUT)
+        else:  # a later head than the one this timer was started for: wait for its deadline
+            self._head_timer = self.loop.call_at(deadline, self._check_head)
 
     def _refuse(self, response: bytes) -> None:
         self._cancel_head_timer()

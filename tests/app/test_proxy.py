@@ -17,10 +17,11 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.config import Settings
-from app.errors import TokenUnavailable
+from app.errors import SessionStoreUnavailable, TokenUnavailable
 from app.exception_handlers import register_exception_handlers
 from app.http import DEFAULT_TIMEOUT, create_http_client
-from app.proxy import URL_CACHE_MAX_LENGTH, create_proxy_route, parsed_api_url
+from app.proxy import URL_CACHE_MAX_LENGTH, cached_api_call
+from app.proxy_mount import ProxyMount
 from app.token_source import TokenSource
 from testing.servers import LiveServer
 
@@ -29,6 +30,7 @@ CHUNK = 64 * 1024
 SLOW_SECONDS = 1.0  # the slow route's delay, well above SHORT_READ_TIMEOUT
 SHORT_READ_TIMEOUT = 0.2
 AUDIENCE = "https://quickstarts/api"
+STORE_DOWN = "session_store_down"  # X-Test-Error value: the session store fails mid-call
 
 
 class FakeSource:
@@ -38,6 +40,8 @@ class FakeSource:
         self.error = error
 
     async def get_access_token(self, audience: str | None = None, scope: str | None = None) -> str:
+        if self.error == STORE_DOWN:  # a refresh that could not take its session's lock
+            raise SessionStoreUnavailable
         if self.error:
             raise TokenUnavailable(self.error)
         return f"token-for-{audience}"
@@ -118,8 +122,8 @@ def proxy_app(api_base_url: str, timeout: httpx.Timeout | None = None, **overrid
             yield
 
     app = FastAPI(lifespan=lifespan)
-    app.router.routes.append(create_proxy_route(settings, token_source=fake_token_source))
     register_exception_handlers(app)
+    app.add_middleware(ProxyMount, settings=settings, token_source=fake_token_source)
     app.add_middleware(FakeSession)
     return app
 
@@ -328,6 +332,20 @@ async def test_tenant_down_while_getting_a_token_is_502(proxy: LiveServer) -> No
     assert response.json()["error"] == "bad_gateway"
 
 
+async def test_session_store_down_while_getting_a_token_is_503(
+    proxy: LiveServer, seen: list[str]
+) -> None:
+    """Mapped by the proxy mount through the app's one mapping, as a route's would be."""
+    before = len(seen)
+    async with httpx.AsyncClient(base_url=proxy.url) as client:
+        headers = {"X-Test-Error": STORE_DOWN, "Accept": "application/json"}  # as fetch() asks
+        response = await client.get("/api/echo/private", headers=headers)
+    assert response.status_code == 503
+    assert response.json()["error"] == "session_store_unavailable"
+    assert response.headers["retry-after"].isdigit()
+    assert seen[before:] == []
+
+
 async def test_backend_down_is_502_json_and_recovers() -> None:
     backend = LiveServer(backend_app([])).start()
     with LiveServer(proxy_app(backend.url)) as proxy:
@@ -384,19 +402,19 @@ async def test_the_api_sees_one_host_its_own_first(
 async def test_urls_with_a_query_are_never_kept_after_their_request(
     browser: httpx.AsyncClient,
 ) -> None:
-    before = parsed_api_url.cache_info()
+    before = cached_api_call.cache_info()
     await browser.get("/api/echo/query", params={"api_key": "secret-in-a-query"})
-    assert parsed_api_url.cache_info() == before  # not looked up, not stored
+    assert cached_api_call.cache_info() == before  # not looked up, not stored
     await browser.get("/api/echo/no-query")
-    assert parsed_api_url.cache_info().currsize == before.currsize + 1
+    assert cached_api_call.cache_info().currsize == before.currsize + 1
 
 
 async def test_long_paths_are_forwarded_but_never_kept(browser: httpx.AsyncClient) -> None:
-    before = parsed_api_url.cache_info()
+    before = cached_api_call.cache_info()
     long_path = "/api/echo/" + "a" * URL_CACHE_MAX_LENGTH
     response = await browser.get(long_path)
     assert response.json()["raw_path"] == long_path
-    assert parsed_api_url.cache_info() == before
+    assert cached_api_call.cache_info() == before
 
 
 async def test_slow_backend_is_504_json(backend: LiveServer) -> None:

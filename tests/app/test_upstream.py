@@ -14,6 +14,7 @@ from app.upstream import UpstreamTransport
 from testing.servers import LiveServer
 
 SLOW_SECONDS = 1.0
+DRIPS = 4  # /drip sends its body in this many chunks over SLOW_SECONDS
 
 
 def far_end(peers: list[tuple[str, int]]) -> FastAPI:
@@ -32,6 +33,15 @@ def far_end(peers: list[tuple[str, int]]) -> FastAPI:
     async def slow() -> Response:
         await asyncio.sleep(SLOW_SECONDS)
         return Response(b"late")
+
+    @api.get("/drip")
+    async def drip() -> StreamingResponse:
+        async def chunks() -> AsyncIterator[bytes]:
+            for _ in range(DRIPS):
+                await asyncio.sleep(SLOW_SECONDS / DRIPS)
+                yield b"drop"
+
+        return StreamingResponse(chunks())
 
     return api
 
@@ -123,6 +133,16 @@ async def test_a_slow_answer_is_a_read_timeout(server: LiveServer) -> None:
             await client.get(f"{server.url}/slow")
         # The timed-out connection was dropped; the slot is free again.
         assert (await client.get(f"{server.url}/echo")).status_code == 200
+
+
+async def test_the_read_timeout_is_per_wait_not_per_answer(server: LiveServer) -> None:
+    """Chunks SLOW_SECONDS / 4 apart, under a read timeout of 3/4 of SLOW_SECONDS: the
+    connection's one timer comes due during a later wait, and must move on, not fire."""
+    transport = UpstreamTransport(max_connections=1, max_keepalive=1, keepalive_expiry=3.0)
+    timeout = httpx.Timeout(5.0, read=SLOW_SECONDS * 3 / DRIPS)
+    async with httpx.AsyncClient(transport=transport, timeout=timeout) as client:
+        response = await client.get(f"{server.url}/drip")
+    assert response.content == b"drop" * DRIPS
 
 
 async def test_a_full_pool_waits_then_times_out(server: LiveServer) -> None:

@@ -130,6 +130,27 @@ async def test_a_slow_response_is_not_cut_by_the_head_timer() -> None:
     assert b" 408 " not in transport.written
 
 
+class LongerTimeout(BoundedHttpToolsProtocol):
+    head_timeout = SHORT_TIMEOUT * 5  # room for the steps below, whatever the machine's load
+
+
+async def test_a_later_head_gets_its_whole_allowance_and_no_more() -> None:
+    """The connection's one timer, started by the first request, comes due while a second
+    head trickles in: it must neither cut that head short nor forget it."""
+    app = Recorder()
+    protocol, transport = connect(app, LongerTimeout)
+    protocol.data_received(head(200).replace(b"Connection: close", b"X-Keep: on"))
+    await asyncio.sleep(LongerTimeout.head_timeout * 0.4)
+    protocol.data_received(b"GET / HTTP/1.1\r\nHost: te")  # the second head begins
+    await asyncio.sleep(LongerTimeout.head_timeout * 0.8)  # past the first timer's deadline
+    assert not transport.closed  # the second head still has time left
+    await asyncio.sleep(LongerTimeout.head_timeout * 1.5)
+    assert transport.closed
+    assert transport.written.count(b"HTTP/1.1 200 ") == 1
+    assert b"HTTP/1.1 408 " in transport.written
+    assert app.calls == 1
+
+
 async def test_each_request_on_a_connection_gets_its_own_allowance() -> None:
     app = Recorder()
     protocol, transport = connect(app)
