@@ -39,6 +39,7 @@ from api.main import create_app
 from api.routing import DirectRoute
 from bench.bare import bare_app
 from serving.protocol import BoundedHttpToolsProtocol
+from testing.asgi import get_scope
 from testing.dpop import DpopKey
 from testing.issuer import TestIssuer
 from testing.servers import LiveServer
@@ -57,21 +58,7 @@ BASE_HEADERS: Headers = [(b"host", HOST.encode()), (b"user-agent", b"wrk"), (b"a
 
 
 def _scope(path: str, headers: Headers) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [*BASE_HEADERS, *headers],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 3001),
-        "state": {},
-    }
+    return get_scope(path, [*BASE_HEADERS, *headers], port=3001)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from app.session_middleware import CREATED, SEEN, SESSION_SALT
 from app.session_state import new_session_id
 from app.session_tokens import store_token_set
 from bench.proxy import PATH, SCOPE, WEB_CLIENT
+from testing.asgi import get_scope
 from testing.login import ALICE, AUDIENCE
 from testing.process_stack import SESSION_SECRET, api_process, tenant_process
 from testing.processes import LOOPBACK
@@ -83,21 +84,7 @@ class AppUnderTest:
         self.statuses: list[int] = []
 
     def scope(self) -> dict[str, Any]:
-        return {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": PATH,
-            "raw_path": PATH.encode(),
-            "root_path": "",
-            "query_string": b"",
-            "headers": list(self.headers),
-            "client": ("127.0.0.1", 50000),
-            "server": ("127.0.0.1", 3000),
-            "state": {},
-        }
+        return get_scope(PATH, list(self.headers), port=3000)
 
     async def call(self) -> None:
         async def receive() -> Message:
