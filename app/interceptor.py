@@ -70,11 +70,9 @@ class AllowedEntry:
     def is_prefix(self) -> bool:
         return self.uri is not None and self.uri.endswith(WILDCARD)
 
-    def matches(self, method: str, url: httpx.URL) -> bool:
-        return self.matches_normal(method, _normal_form(url))
-
-    def matches_normal(self, method: str, full: str) -> bool:
-        """`matches`, given the URL's normal form with its query (computed once per call)."""
+    def matches(self, method: str, full: str) -> bool:
+        """Whether the entry names a call, given the URL's normal form with its query
+        (`_normal_form`, computed once per call, not once per entry)."""
         if self.http_method is not None and self.http_method != method.upper():
             return False
         if self.uri_matcher is not None:
@@ -222,7 +220,7 @@ def match(
         url = httpx.URL(url)
     full = _normal_form(url)
     for entry in entries:
-        if entry.matches_normal(method, full):
+        if entry.matches(method, full):
             return entry
     return None
 

@@ -97,21 +97,22 @@ def api_call(
     names it (None: no token goes with it); InvalidProxyPath if the path could escape."""
     if not query and len(path) <= URL_CACHE_MAX_LENGTH:
         return cached_api_call(api_base, interceptor, method, path)
+    return _api_call(api_base, interceptor, method, path, query)
+
+
+def _api_call(
+    api_base: str, interceptor: AllowListAuth, method: str, path: str, query: bytes = b""
+) -> tuple[httpx.URL, AllowedEntry | None]:
     target = f"{api_base}{PROXY_PREFIX}{checked_path(path)}"
     url = httpx.URL(f"{target}?{query.decode('latin-1')}" if query else target)
     return url, interceptor.entry_for(method, url)
 
 
-@lru_cache(maxsize=URL_CACHE_SIZE)
-def cached_api_call(
-    api_base: str, interceptor: AllowListAuth, method: str, path: str
-) -> tuple[httpx.URL, AllowedEntry | None]:
-    """`api_call` of a call without a query, kept: a page calls the same few again and
-    again, and checking, parsing and matching its URL is a sixth of the proxy's CPU.  Never
-    with a query, which may hold a secret that should not outlive its request.  The
-    allow-list is fixed for the interceptor's life, so the entry it names is too."""
-    url = httpx.URL(f"{api_base}{PROXY_PREFIX}{checked_path(path)}")
-    return url, interceptor.entry_for(method, url)
+# `api_call` of a call without a query, kept: a page calls the same few again and again, and
+# checking, parsing and matching its URL is a sixth of the proxy's CPU.  Never with a query,
+# which may hold a secret that should not outlive its request.  The allow-list is fixed for
+# the interceptor's life, so the entry it names is too.
+cached_api_call = lru_cache(maxsize=URL_CACHE_SIZE)(_api_call)
 
 
 async def _received(receive: Receive) -> AsyncIterator[bytes]:
